@@ -1,0 +1,191 @@
+//! The desired-state file: YAML text -> raw types -> the valid [`Config`] -> the
+//! decrypted [`Desired`] state.
+//!
+//! Every stage collects problems instead of stopping at the first, and every problem
+//! carries a position in the file; see [`problem`] for how they are shown.
+
+mod parse;
+mod positions;
+pub mod problem;
+pub mod raw;
+mod shape;
+mod validate;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use problem::{Position, Problem, Report};
+pub use validate::slug;
+pub use values::{BotToken, WebhookUrl};
+
+use crate::secrets::{Keyring, decrypt};
+
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
+
+/// A desired-state file that passed every check that needs no key.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file's name as the user gave it, for messages.
+    pub file: String,
+    pub recipients: Vec<String>,
+    pub slack: Slack,
+    pub webhooks: Vec<Webhook>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Slack {
+    pub api_url: String,
+    pub bot_token: Option<Sealed>,
+    pub directory_sync_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub id: String,
+    pub name: String,
+    pub channel: Option<String>,
+    pub url: Sealed,
+    pub mentions: Vec<Mention>,
+    /// Where the entry starts, for problems found later (duplicates, mentions).
+    pub at: Position,
+}
+
+/// An armored age ciphertext, with the field it came from.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub armored: String,
+    /// Dotted path of the secret (`webhooks[2].url`), for messages.
+    pub field: String,
+    pub at: Position,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub text: String,
+    pub at: Position,
+}
+
+/// The desired state with its secrets decrypted and checked.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub webhooks: Vec<DesiredWebhook>,
+    pub bot_token: Option<BotToken>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DesiredWebhook {
+    pub id: String,
+    pub name: String,
+    pub channel: Option<String>,
+    pub mentions: Vec<String>,
+    pub url: WebhookUrl,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Invalid(#[from] Report),
+}
+
+/// Reads and checks the file at `path`, without decrypting anything.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(parse(&path.display().to_string(), &text)?)
+}
+
+/// The `recipients:` of the file at `path`, read even when the rest of the file has
+/// problems: `encrypt` is how a file with a plaintext secret gets fixed.
+pub fn recipients(path: &Path) -> Result<Vec<String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse::recipients(&path.display().to_string(), &text).map_err(ConfigError::Invalid)
+}
+
+/// Checks `text`, the content of `file`, without decrypting anything.
+pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
+    let report = |problems| Report {
+        file: file.to_owned(),
+        problems,
+    };
+    let positions = positions::Positions::index(text).map_err(|problem| report(vec![problem]))?;
+    let (parsed, mut problems) = parse::parse(text, &positions);
+    let config = validate::validate(file, parsed, &positions, &mut problems);
+    problems.sort_by_key(|p| (p.at.line, p.at.column));
+    match config {
+        Some(config) if problems.is_empty() => Ok(config),
+        _ => Err(report(problems)),
+    }
+}
+
+/// Decrypts every secret of `config` and checks the plaintexts.
+pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
+    let mut problems = Vec::new();
+    let mut unseal = |sealed: &Sealed| match decrypt(&sealed.armored, keyring) {
+        Ok(secret) => Some(secret),
+        Err(error) => {
+            problems.push(
+                Problem::new("decrypt-failed", sealed.at, format!("cannot decrypt `{}` with the identity {}: {error}", sealed.field, keyring.source()))
+                    .help(format!(
+                        "encrypt it to this identity (its recipient is {}) with `hookwarden encrypt`, or use the identity it was encrypted to",
+                        keyring.recipients().names().join(", ")
+                    )),
+            );
+            None
+        }
+    };
+    let mut refused = Vec::new();
+    let webhooks: Vec<DesiredWebhook> = config
+        .webhooks
+        .iter()
+        .filter_map(|webhook| {
+            let secret = unseal(&webhook.url)?;
+            let url = WebhookUrl::parse(secret)
+                .map_err(|r| refused.push(("invalid-url", &webhook.url, r)))
+                .ok()?;
+            Some(DesiredWebhook {
+                id: webhook.id.clone(),
+                name: webhook.name.clone(),
+                channel: webhook.channel.clone(),
+                mentions: webhook.mentions.iter().map(|m| m.text.clone()).collect(),
+                url,
+            })
+        })
+        .collect();
+    let bot_token = config.slack.bot_token.as_ref().and_then(|sealed| {
+        let secret = unseal(sealed)?;
+        BotToken::parse(secret)
+            .map_err(|r| refused.push(("invalid-token", sealed, r)))
+            .ok()
+    });
+    for (code, sealed, refusal) in refused {
+        problems.push(
+            Problem::new(
+                code,
+                sealed.at,
+                format!("`{}`: {}", sealed.field, refusal.message),
+            )
+            .help(refusal.help),
+        );
+    }
+    if problems.is_empty() {
+        return Ok(Desired { webhooks, bot_token });
+    }
+    problems.sort_by_key(|p| (p.at.line, p.at.column));
+    Err(Report {
+        file: config.file.clone(),
+        problems,
+    })
+}

@@ -1,0 +1,152 @@
+//! Text to raw types: YAML syntax, the structural pass, then serde, entry by entry.
+//!
+//! Each webhook is deserialized on its own, so one broken entry does not hide the
+//! problems of the others. This is the only place serde_yaml is used.
+
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+
+use super::positions::Positions;
+use super::problem::{Position, Problem};
+use super::raw::{self, RawConfig, RawWebhook};
+use super::shape;
+
+/// What could be read. `top` is absent when the top level itself did not deserialize;
+/// `webhooks` keeps each entry's index in the file.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub top: Option<RawConfig>,
+    pub webhooks: Vec<(usize, RawWebhook)>,
+}
+
+pub fn parse(text: &str, positions: &Positions) -> (Parsed, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut document: Value = match serde_yaml::from_str(text) {
+        Ok(document) => document,
+        Err(error) => {
+            let at = error
+                .location()
+                .map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                })
+                .unwrap_or_default();
+            problems.push(Problem::new("yaml-syntax", at, format!("invalid YAML: {error}")));
+            return (Parsed::default(), problems);
+        }
+    };
+    match &document {
+        Value::Mapping(_) => {}
+        Value::Null => {
+            let problem = Problem::new("empty-file", Position { line: 1, column: 1 }, "the file is empty")
+                .help("start it with `version: 1` and a `webhooks:` list; see examples/hookwarden.yaml");
+            return (Parsed::default(), vec![problem]);
+        }
+        _ => {
+            let problem = Problem::new(
+                "invalid-type",
+                positions.value(""),
+                "the file must be a mapping of keys to values",
+            )
+            .help("start it with `version: 1` and a `webhooks:` list; see examples/hookwarden.yaml");
+            return (Parsed::default(), vec![problem]);
+        }
+    }
+    let schema = raw::schema();
+    problems.extend(shape::check(&mut document, schema.as_value(), positions));
+
+    let Value::Mapping(mut top) = document else {
+        unreachable!("checked above")
+    };
+    let webhooks = top.remove("webhooks").unwrap_or(Value::Null);
+    let mut parsed = Parsed {
+        top: entry::<RawConfig>(Value::Mapping(top), "", positions, &mut problems),
+        webhooks: Vec::new(),
+    };
+    match webhooks {
+        Value::Sequence(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                if let Some(webhook) =
+                    entry::<RawWebhook>(item, &format!("webhooks[{i}]"), positions, &mut problems)
+                {
+                    parsed.webhooks.push((i, webhook));
+                }
+            }
+        }
+        Value::Null => {}
+        _ => problems.push(
+            Problem::new(
+                "invalid-type",
+                positions.value("webhooks"),
+                "`webhooks` must be a list",
+            )
+            .help("write each webhook as a list item starting with `- name:`"),
+        ),
+    }
+    (parsed, problems)
+}
+
+/// Deserializes one entry; a failure becomes a problem at the failing field. Missing
+/// keys were already reported by the structural pass.
+fn entry<T: DeserializeOwned>(
+    value: Value,
+    path: &str,
+    positions: &Positions,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize(value) {
+        Ok(entry) => Some(entry),
+        Err(error) => {
+            let inner = error.inner().to_string();
+            if !inner.starts_with("missing field") {
+                let field = join(path, &error.path().to_string());
+                problems.push(
+                    Problem::new(
+                        "invalid-type",
+                        positions.value(&field),
+                        format!("`{field}`: {inner}"),
+                    )
+                    .help("see schema/hookwarden.schema.json for the type each key takes"),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn join(path: &str, inner: &str) -> String {
+    match (path.is_empty(), inner) {
+        (_, "." | "") => path.to_owned(),
+        (true, _) => inner.to_owned(),
+        (false, _) if inner.starts_with('[') => format!("{path}{inner}"),
+        (false, _) => format!("{path}.{inner}"),
+    }
+}
+
+/// Only the `recipients:` list of `text`.
+pub fn recipients(file: &str, text: &str) -> Result<Vec<String>, super::problem::Report> {
+    #[derive(serde::Deserialize)]
+    struct Recipients {
+        #[serde(default)]
+        recipients: Vec<String>,
+    }
+    serde_yaml::from_str::<Recipients>(text)
+        .map(|r| r.recipients)
+        .map_err(|error| {
+            let at = error
+                .location()
+                .map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                })
+                .unwrap_or_default();
+            super::problem::Report {
+                file: file.to_owned(),
+                problems: vec![Problem::new(
+                    "invalid-recipients",
+                    at,
+                    format!("cannot read `recipients:`: {error}"),
+                )],
+            }
+        })
+}

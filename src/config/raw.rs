@@ -1,0 +1,111 @@
+//! The desired-state file as written: the serde and JSON Schema view of version 1.
+//!
+//! These types accept only known keys and check nothing else; `validate` turns them
+//! into the valid model. `schema/hookwarden.schema.json` is generated from them, so
+//! the field docs below are what editors show while the file is being written.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// Desired state of Slack alert webhooks, managed by hookwarden.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "hookwarden desired state")]
+pub struct RawConfig {
+    /// Format version of this file. Must be 1.
+    pub version: u32,
+    /// age recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) that `hookwarden encrypt`
+    /// encrypts to when no `-r`/`-R` is given.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Slack workspace settings.
+    #[serde(default)]
+    pub slack: Option<RawSlack>,
+    /// Named incoming webhooks, each a destination for alerts.
+    #[serde(default)]
+    pub webhooks: Vec<RawWebhook>,
+}
+
+/// Slack workspace settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Slack")]
+pub struct RawSlack {
+    /// Slack Web API base URL. Default `https://slack.com/api`; GovSlack uses
+    /// `https://slack-gov.com/api`.
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Bot token (`xoxb-…`), age-encrypted. Enables directory sync and @mentions; needs
+    /// the scopes `users:read`, `users:read.email` and `usergroups:read`.
+    #[serde(default)]
+    pub bot_token: Option<RawSecret>,
+    /// How often the daemon re-syncs the Slack directory, as a duration (`30m`, `6h`).
+    /// Default `6h`.
+    #[serde(default)]
+    pub directory_sync_interval: Option<String>,
+}
+
+/// A Slack incoming webhook.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Webhook")]
+pub struct RawWebhook {
+    /// Stable key: `a`-`z`, `0`-`9` and `-`, 1 to 64 characters. Defaults to a slug of
+    /// `name`. Renaming a webhook keeps its history only while its id stays the same.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Display name, shown in plans and status. Required.
+    pub name: String,
+    /// The channel the webhook posts to, as a label (`#alerts`). Slack posts to the
+    /// channel chosen when the webhook was created; this is never sent as an override.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// The webhook URL (`https://hooks.slack.com/services/T…/B…/…`), age-encrypted.
+    pub url: RawSecret,
+    /// Users or groups @mentioned in every alert sent to this webhook (`@finops-team`,
+    /// `jane@example.com`, `here`).
+    #[serde(default)]
+    pub mentions: Vec<String>,
+}
+
+/// A secret as written. A plaintext value is accepted here only so that validation can
+/// report it with a way to fix it; its text is never kept.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSecret {
+    Sealed(RawSealed),
+    Plaintext(IgnoredAny),
+}
+
+/// An age-encrypted secret.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Secret")]
+pub struct RawSealed {
+    /// ASCII-armored age ciphertext (`-----BEGIN AGE ENCRYPTED FILE-----` …), as printed
+    /// by `hookwarden encrypt` or `age -a`.
+    pub age: String,
+}
+
+/// Editors should only ever suggest the encrypted form.
+impl JsonSchema for RawSecret {
+    fn schema_name() -> Cow<'static, str> {
+        RawSealed::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        RawSealed::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        RawSealed::json_schema(generator)
+    }
+}
+
+/// The JSON Schema of the desired-state file, as `hookwarden schema` prints it.
+pub fn schema() -> Schema {
+    schemars::schema_for!(RawConfig)
+}

@@ -1,0 +1,307 @@
+//! Raw types to the valid model: every semantic rule, every problem collected.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::parse::Parsed;
+use super::positions::Positions;
+use super::problem::Problem;
+use super::raw::{RawSecret, RawSlack, RawWebhook};
+use super::{Config, DEFAULT_API_URL, DEFAULT_SYNC_INTERVAL, Mention, Sealed, Slack, Webhook};
+use crate::secrets::{Recipients, check_armor};
+
+pub const MAX_ID_LEN: usize = 64;
+
+pub fn validate(
+    file: &str,
+    parsed: Parsed,
+    positions: &Positions,
+    problems: &mut Vec<Problem>,
+) -> Option<Config> {
+    let mut check = Check { positions, problems };
+    let top = parsed.top;
+    if let Some(top) = &top {
+        check.version(top.version);
+        check.recipients(&top.recipients);
+    }
+    let slack = check.slack(top.as_ref().and_then(|t| t.slack.as_ref()));
+    let webhooks: Vec<Webhook> = parsed
+        .webhooks
+        .into_iter()
+        .filter_map(|(i, raw)| check.webhook(i, raw))
+        .collect();
+    check.unique_ids(&webhooks);
+    if !problems.is_empty() {
+        return None;
+    }
+    let top = top?;
+    Some(Config {
+        file: file.to_owned(),
+        recipients: top.recipients,
+        slack: slack?,
+        webhooks,
+    })
+}
+
+struct Check<'a> {
+    positions: &'a Positions,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Check<'_> {
+    fn report(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn version(&mut self, version: u32) {
+        if version != 1 {
+            self.report(
+                Problem::new(
+                    "unsupported-version",
+                    self.positions.value("version"),
+                    format!("version {version} is not supported; this hookwarden reads version 1"),
+                )
+                .help("set `version: 1`, or upgrade hookwarden if the file was written for a newer one"),
+            );
+        }
+    }
+
+    fn recipients(&mut self, recipients: &[String]) {
+        for (i, recipient) in recipients.iter().enumerate() {
+            if Recipients::parse(&[recipient]).is_err() {
+                self.report(
+                    Problem::new("invalid-recipient", self.positions.value(&format!("recipients[{i}]")), format!("`{recipient}` is not an age recipient"))
+                        .help("use a public key as `age-keygen -y` prints it (`age1…`), or an `ssh-ed25519`/`ssh-rsa` public key line"),
+                );
+            }
+        }
+    }
+
+    fn slack(&mut self, raw: Option<&RawSlack>) -> Option<Slack> {
+        let default = RawSlack::default();
+        let raw = raw.unwrap_or(&default);
+        let api_url = match &raw.api_url {
+            None => Some(DEFAULT_API_URL.to_owned()),
+            Some(text) => match url::Url::parse(text) {
+                Ok(url) if url.scheme() == "https" => Some(text.trim_end_matches('/').to_owned()),
+                _ => {
+                    self.report(
+                        Problem::new(
+                            "invalid-api-url",
+                            self.positions.value("slack.api_url"),
+                            "`slack.api_url` must be an https URL",
+                        )
+                        .help("use https://slack.com/api, or https://slack-gov.com/api for GovSlack"),
+                    );
+                    None
+                }
+            },
+        };
+        let interval = match &raw.directory_sync_interval {
+            None => Some(DEFAULT_SYNC_INTERVAL),
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(d) if d >= Duration::from_secs(60) => Some(d),
+                _ => {
+                    self.report(
+                        Problem::new(
+                            "invalid-interval",
+                            self.positions.value("slack.directory_sync_interval"),
+                            format!("`{text}` is not a sync interval of at least one minute"),
+                        )
+                        .help("write a duration such as `30m`, `6h` or `1d`"),
+                    );
+                    None
+                }
+            },
+        };
+        let bot_token = match &raw.bot_token {
+            None => None,
+            Some(secret) => Some(self.sealed(secret, "slack.bot_token", "bot token")?),
+        };
+        Some(Slack {
+            api_url: api_url?,
+            bot_token,
+            directory_sync_interval: interval?,
+        })
+    }
+
+    fn webhook(&mut self, index: usize, raw: RawWebhook) -> Option<Webhook> {
+        let path = format!("webhooks[{index}]");
+        let before = self.problems.len();
+        let name = raw.name.trim().to_owned();
+        if name.is_empty() {
+            self.report(
+                Problem::new(
+                    "empty-name",
+                    self.positions.value(&format!("{path}.name")),
+                    format!("`{path}.name` is empty"),
+                )
+                .help("give the webhook a display name, such as `name: General Alerts`"),
+            );
+        }
+        let id = self.id(&path, raw.id.as_deref(), &name);
+        if raw.channel.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            self.report(
+                Problem::new("empty-channel", self.positions.value(&format!("{path}.channel")), format!("`{path}.channel` is empty"))
+                    .help("write the channel the webhook posts to, such as `channel: \"#alerts\"`, or remove the key"),
+            );
+        }
+        let mentions = raw
+            .mentions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, text)| self.mention(&format!("{path}.mentions[{i}]"), text))
+            .collect();
+        let url = self.sealed(&raw.url, &format!("{path}.url"), "webhook URL");
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Webhook {
+            id: id?,
+            name,
+            channel: raw.channel.map(|c| c.trim().to_owned()),
+            url: url?,
+            mentions,
+            at: self.positions.value(&path),
+        })
+    }
+
+    fn id(&mut self, path: &str, id: Option<&str>, name: &str) -> Option<String> {
+        let Some(id) = id else {
+            let slug = slug(name);
+            if slug.is_empty() && !name.is_empty() {
+                self.report(
+                    Problem::new(
+                        "invalid-id",
+                        self.positions.value(&format!("{path}.name")),
+                        format!("no id can be derived from the name `{name}`"),
+                    )
+                    .help("add an `id:` of a-z, 0-9 and '-'"),
+                );
+                return None;
+            }
+            return Some(slug);
+        };
+        let valid_chars = id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if id.is_empty() || id.len() > MAX_ID_LEN || !valid_chars {
+            self.report(
+                Problem::new(
+                    "invalid-id",
+                    self.positions.value(&format!("{path}.id")),
+                    format!("`{id}` is not a valid webhook id"),
+                )
+                .help(format!(
+                    "use 1 to {MAX_ID_LEN} characters of a-z, 0-9 and '-', such as `{}`",
+                    suggest_id(id)
+                )),
+            );
+            return None;
+        }
+        Some(id.to_owned())
+    }
+
+    fn mention(&mut self, path: &str, text: &str) -> Option<Mention> {
+        let at = self.positions.value(path);
+        if text.trim().trim_start_matches('@').is_empty() {
+            self.report(
+                Problem::new("empty-mention", at, format!("`{path}` is empty"))
+                    .help("write a user, email or group handle, such as `@finops-team`"),
+            );
+            return None;
+        }
+        Some(Mention {
+            text: text.trim().to_owned(),
+            at,
+        })
+    }
+
+    fn sealed(&mut self, secret: &RawSecret, path: &str, what: &str) -> Option<Sealed> {
+        match secret {
+            RawSecret::Plaintext(_) => {
+                self.report(
+                    Problem::new("plaintext-secret", self.positions.key(path), format!("`{path}` is not encrypted: the {what} must be an age-encrypted secret"))
+                        .help(format!("run `hookwarden encrypt --yaml`, paste the {what} and press Ctrl-D, then replace the value of `{}` with the printed `age: |` block", path.rsplit('.').next().unwrap_or(path))),
+                );
+                None
+            }
+            RawSecret::Sealed(sealed) => {
+                let age_path = format!("{path}.age");
+                let at = self.positions.key(&age_path);
+                if let Err(reason) = check_armor(&sealed.age) {
+                    self.report(
+                        Problem::new("malformed-ciphertext", at, format!("`{age_path}` is not a valid armored age ciphertext: {reason}"))
+                            .help("paste the whole block printed by `hookwarden encrypt` (or `age -a`), from BEGIN to END, indented under `age: |`"),
+                    );
+                    return None;
+                }
+                Some(Sealed {
+                    armored: sealed.age.clone(),
+                    field: path.to_owned(),
+                    at,
+                })
+            }
+        }
+    }
+
+    fn unique_ids(&mut self, webhooks: &[Webhook]) {
+        let mut first: HashMap<&str, &Webhook> = HashMap::new();
+        for webhook in webhooks {
+            if let Some(earlier) = first.get(webhook.id.as_str()) {
+                let problem = Problem::new(
+                    "duplicate-id",
+                    webhook.at,
+                    format!("webhook id `{}` is used twice", webhook.id),
+                )
+                .related(earlier.at, "first used here")
+                .help("give each webhook a unique `id:` (an id defaults to a slug of the name)");
+                self.report(problem);
+            } else {
+                first.insert(&webhook.id, webhook);
+            }
+        }
+    }
+}
+
+/// `General Alerts!` -> `general-alerts`, at most 64 characters.
+pub fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(MAX_ID_LEN);
+    slug.trim_end_matches('-').to_owned()
+}
+
+fn suggest_id(id: &str) -> String {
+    let slug = slug(id);
+    if slug.is_empty() {
+        "ops-alerts".to_owned()
+    } else {
+        slug
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs() {
+        for (name, expected) in [
+            ("General Alerts", "general-alerts"),
+            ("  FinOps / Budgets!! ", "finops-budgets"),
+            ("ops", "ops"),
+            ("!!!", ""),
+            ("Ünïcode team", "n-code-team"),
+        ] {
+            assert_eq!(slug(name), expected, "{name}");
+        }
+        assert_eq!(slug(&"a".repeat(100)).len(), 64);
+    }
+}

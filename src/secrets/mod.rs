@@ -1,0 +1,95 @@
+//! age identities and recipients, encryption and decryption, and the [`Secret`] type.
+//!
+//! Every webhook URL and bot token passes through here. Plaintext lives only inside a
+//! [`Secret`], which redacts itself in `Debug` and `Display` and is zeroized on drop,
+//! so a secret cannot reach a log line, an error or a snapshot by formatting.
+
+mod crypt;
+mod identity;
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+pub use crypt::{check_armor, decrypt, encrypt};
+pub use identity::{IdentitySource, Keyring, Recipients, discover};
+
+/// A plaintext secret. Formatting never shows it; [`Secret::expose`] does, on purpose.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(SecretString::from(value.into()))
+    }
+
+    /// The plaintext. Call sites are the places where a secret leaves hookwarden: the
+    /// HTTP request to Slack, encryption, and comparison.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// What can go wrong with identities, recipients and ciphertexts. No variant carries
+/// plaintext or ciphertext.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("cannot read the age identity {source_desc}")]
+    IdentityRead {
+        source_desc: IdentitySource,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the age identity {source_desc} is not usable: {reason}")]
+    IdentityParse {
+        source_desc: IdentitySource,
+        reason: String,
+    },
+    #[error("cannot read the recipients file {path}")]
+    RecipientsRead {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{recipient}` is not an age recipient (expected `age1…`, `ssh-ed25519 …` or `ssh-rsa …`)")]
+    RecipientParse { recipient: String },
+    #[error("no recipients to encrypt to")]
+    NoRecipients,
+    #[error("encryption failed: {reason}")]
+    Encrypt { reason: String },
+    #[error("{reason}")]
+    Decrypt { reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_redacts() {
+        let secret = Secret::new("https://hooks.slack.com/services/TFAKE/BFAKE/not-a-real-secret");
+        assert_eq!(format!("{secret}"), "[redacted]");
+        assert_eq!(format!("{secret:?}"), "Secret([redacted])");
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(Secret([redacted]))");
+    }
+}
