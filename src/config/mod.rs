@@ -12,6 +12,9 @@ mod shape;
 mod validate;
 pub mod values;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

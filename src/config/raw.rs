@@ -58,13 +58,19 @@ pub struct RawWebhook {
     #[serde(default)]
     pub id: Option<String>,
     /// Display name, shown in plans and status. Required.
-    pub name: String,
+    // Optional here only so that a missing name, already reported by the structural pass,
+    // does not hide the entry's other problems.
+    #[schemars(required)]
+    pub name: Option<String>,
     /// The channel the webhook posts to, as a label (`#alerts`). Slack posts to the
     /// channel chosen when the webhook was created; this is never sent as an override.
     #[serde(default)]
     pub channel: Option<String>,
     /// The webhook URL (`https://hooks.slack.com/services/T…/B…/…`), age-encrypted.
-    pub url: RawSecret,
+    /// Required.
+    // Optional here for the same reason as `name`.
+    #[schemars(required)]
+    pub url: Option<RawSecret>,
     /// Users or groups @mentioned in every alert sent to this webhook (`@finops-team`,
     /// `jane@example.com`, `here`).
     #[serde(default)]

@@ -128,8 +128,8 @@ impl Check<'_> {
     fn webhook(&mut self, index: usize, raw: RawWebhook) -> Option<Webhook> {
         let path = format!("webhooks[{index}]");
         let before = self.problems.len();
-        let name = raw.name.trim().to_owned();
-        if name.is_empty() {
+        let name = raw.name.as_deref().unwrap_or_default().trim().to_owned();
+        if raw.name.is_some() && name.is_empty() {
             self.report(
                 Problem::new(
                     "empty-name",
@@ -152,8 +152,12 @@ impl Check<'_> {
             .enumerate()
             .filter_map(|(i, text)| self.mention(&format!("{path}.mentions[{i}]"), text))
             .collect();
-        let url = self.sealed(&raw.url, &format!("{path}.url"), "webhook URL");
-        if self.problems.len() > before {
+        let url = raw
+            .url
+            .as_ref()
+            .and_then(|url| self.sealed(url, &format!("{path}.url"), "webhook URL"));
+        // A missing name or url was reported by the structural pass.
+        if self.problems.len() > before || raw.name.is_none() {
             return None;
         }
         Some(Webhook {

@@ -140,12 +140,12 @@ impl BotToken {
             return Ok(BotToken(secret));
         }
         let message = match token.get(..5) {
+            _ if token.starts_with("xoxb-") => {
+                "the bot token is empty after `xoxb-` or contains whitespace".to_owned()
+            }
             Some("xoxp-") => "the token is a user token (`xoxp-`), not a bot token (`xoxb-`)".to_owned(),
             Some(prefix) if prefix.starts_with("xox") && prefix.ends_with('-') => {
                 format!("the token is a `{prefix}` token, not a bot token (`xoxb-`)")
-            }
-            _ if token.starts_with("xoxb-") => {
-                "the bot token is empty after `xoxb-` or contains whitespace".to_owned()
             }
             _ => "the value is not a Slack bot token (it should start with `xoxb-`)".to_owned(),
         };

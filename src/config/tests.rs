@@ -1,0 +1,210 @@
+//! One row per validation rule: the code, the position and the message it reports.
+
+use std::sync::OnceLock;
+
+use super::{Report, open, parse};
+use crate::secrets::{Keyring, Secret, encrypt};
+
+const URL: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001";
+
+fn keyring() -> &'static Keyring {
+    static KEYRING: OnceLock<Keyring> = OnceLock::new();
+    KEYRING.get_or_init(|| {
+        use secrecy::ExposeSecret;
+        let key = age::x25519::Identity::generate().to_string();
+        Keyring::from_text(key.expose_secret()).expect("a generated key parses")
+    })
+}
+
+/// `{age: "…"}` on one line, so that rows can state positions simply.
+fn sealed(plaintext: &str) -> String {
+    let armored = encrypt(&Secret::new(plaintext), &keyring().recipients()).expect("encrypts");
+    format!("{{age: \"{}\"}}", armored.replace('\n', "\\n"))
+}
+
+/// Replaces `SEALED(text)` markers with ciphertexts of `text`.
+fn fill(template: &str) -> String {
+    let mut text = template.to_owned();
+    while let Some(start) = text.find("SEALED(") {
+        let end = start + text[start..].find(')').expect("closed marker");
+        let plaintext = text[start + 7..end].to_owned();
+        text.replace_range(start..=end, &sealed(&plaintext));
+    }
+    text
+}
+
+/// (code, line, column, message) of every problem.
+fn problems(report: &Report) -> Vec<(&'static str, usize, usize, String)> {
+    report
+        .problems
+        .iter()
+        .map(|p| (p.code, p.at.line, p.at.column, p.message.clone()))
+        .collect()
+}
+
+fn check_rows(
+    rows: &[(&str, &str, Vec<(&str, usize, usize, &str)>)],
+    stage: impl Fn(&str) -> Result<(), Report>,
+) {
+    for (rule, template, expected) in rows {
+        let report = stage(&fill(template)).expect_err(rule);
+        let got = problems(&report);
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(c, l, col, m)| (*c, *l, *col, (*m).to_owned()))
+            .collect();
+        assert_eq!(got, expected, "rule: {rule}");
+        for problem in &report.problems {
+            assert!(
+                problem.help.is_some(),
+                "rule {rule}: every problem says how to fix it"
+            );
+        }
+    }
+}
+
+#[test]
+fn rules_checked_without_a_key() {
+    let ok = "SEALED(https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001)";
+    let rows: Vec<(&str, String, Vec<(&str, usize, usize, &str)>)> = vec![
+        ("yaml syntax", "version: 1\nwebhooks: [\n".into(), vec![("yaml-syntax", 3, 1, "invalid YAML: while parsing a node, did not find expected node content")]),
+        ("more than one document", "version: 1\n---\nversion: 1\n".into(), vec![("yaml-syntax", 3, 1, "the file holds more than one YAML document")]),
+        ("empty file", "# nothing\n".into(), vec![("empty-file", 1, 1, "the file is empty")]),
+        ("not a mapping", "- a\n".into(), vec![("invalid-type", 1, 1, "the file must be a mapping of keys to values")]),
+        ("wrong type", "version: one\n".into(), vec![("invalid-type", 1, 10, "`version`: invalid type: string \"one\", expected u32")]),
+        ("unknown key, top level", "version: 1\nwebhook: []\n".into(), vec![("unknown-key", 2, 1, "unknown key `webhook` at the top level")]),
+        ("unknown key, webhook", format!("version: 1\nwebhooks:\n  - name: Ops\n    chanel: x\n    url: {ok}\n"), vec![("unknown-key", 4, 5, "unknown key `chanel` in `webhooks[0]`")]),
+        ("unknown key, secret", "version: 1\nslack:\n  bot_token: {age: x, agee: y}\n".into(), vec![("malformed-ciphertext", 3, 15, "`slack.bot_token.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"), ("unknown-key", 3, 23, "unknown key `agee` in `slack.bot_token`")]),
+        ("missing version", "webhooks: []\n".into(), vec![("missing-key", 1, 1, "the file is missing the required key `version`")]),
+        ("missing name", format!("version: 1\nwebhooks:\n  - url: {ok}\n"), vec![("missing-key", 3, 5, "`webhooks[0]` is missing the required key `name`")]),
+        ("missing url", "version: 1\nwebhooks:\n  - name: Ops\n".into(), vec![("missing-key", 3, 5, "`webhooks[0]` is missing the required key `url`")]),
+        ("webhooks not a list", "version: 1\nwebhooks: {name: Ops}\n".into(), vec![("invalid-type", 2, 11, "`webhooks` must be a list")]),
+        ("empty name", format!("version: 1\nwebhooks:\n  - name: \"  \"\n    url: {ok}\n"), vec![("empty-name", 3, 11, "`webhooks[0].name` is empty")]),
+        ("id charset", format!("version: 1\nwebhooks:\n  - id: Ops_Team\n    name: Ops\n    url: {ok}\n"), vec![("invalid-id", 3, 9, "`Ops_Team` is not a valid webhook id")]),
+        ("id length", format!("version: 1\nwebhooks:\n  - id: {}\n    name: Ops\n    url: {ok}\n", "a".repeat(65)), vec![("invalid-id", 3, 9, &*Box::leak(format!("`{}` is not a valid webhook id", "a".repeat(65)).into_boxed_str()))]),
+        ("id empty", format!("version: 1\nwebhooks:\n  - id: \"\"\n    name: Ops\n    url: {ok}\n"), vec![("invalid-id", 3, 9, "`` is not a valid webhook id")]),
+        ("no id from name", format!("version: 1\nwebhooks:\n  - name: \"!!!\"\n    url: {ok}\n"), vec![("invalid-id", 3, 11, "no id can be derived from the name `!!!`")]),
+        ("duplicate id", format!("version: 1\nwebhooks:\n  - id: ops\n    name: A\n    url: {ok}\n  - name: Ops\n    url: {ok}\n"), vec![("duplicate-id", 6, 5, "webhook id `ops` is used twice")]),
+        ("unsupported version", "version: 2\n".into(), vec![("unsupported-version", 1, 10, "version 2 is not supported; this hookwarden reads version 1")]),
+        ("plaintext url", format!("version: 1\nwebhooks:\n  - name: Ops\n    url: {URL}\n"), vec![("plaintext-secret", 4, 5, "`webhooks[0].url` is not encrypted: the webhook URL must be an age-encrypted secret")]),
+        ("plaintext token", "version: 1\nslack:\n  bot_token: xoxb-fake\n".into(), vec![("plaintext-secret", 3, 3, "`slack.bot_token` is not encrypted: the bot token must be an age-encrypted secret")]),
+        ("malformed age block", "version: 1\nwebhooks:\n  - name: Ops\n    url:\n      age: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        AAAA\n        -----END AGE ENCRYPTED FILE-----\n".into(), vec![("malformed-ciphertext", 5, 7, "`webhooks[0].url.age` is not a valid armored age ciphertext: its header is not valid: Header is invalid")]),
+        ("invalid recipient", "version: 1\nrecipients: [age1nope]\n".into(), vec![("invalid-recipient", 2, 14, "`age1nope` is not an age recipient")]),
+        ("api url not https", "version: 1\nslack:\n  api_url: http://slack.com/api\n".into(), vec![("invalid-api-url", 3, 12, "`slack.api_url` must be an https URL")]),
+        ("sync interval", "version: 1\nslack:\n  directory_sync_interval: 5s\n".into(), vec![("invalid-interval", 3, 28, "`5s` is not a sync interval of at least one minute")]),
+        ("empty mention", format!("version: 1\nwebhooks:\n  - name: Ops\n    url: {ok}\n    mentions: [\"@\"]\n"), vec![("empty-mention", 5, 16, "`webhooks[0].mentions[0]` is empty")]),
+        ("empty channel", format!("version: 1\nwebhooks:\n  - name: Ops\n    channel: \"\"\n    url: {ok}\n"), vec![("empty-channel", 4, 14, "`webhooks[0].channel` is empty")]),
+    ];
+    let rows: Vec<_> = rows.iter().map(|(r, t, e)| (*r, t.as_str(), e.clone())).collect();
+    check_rows(&rows, |text| parse("f.yaml", text).map(drop));
+}
+
+#[test]
+fn duplicate_ids_point_at_both_entries() {
+    let text = fill(
+        "version: 1\nwebhooks:\n  - id: ops\n    name: A\n    url: SEALED(x)\n  - name: Ops\n    url: SEALED(y)\n",
+    );
+    let report = parse("f.yaml", &text).expect_err("duplicate");
+    let related = report.problems[0].related.as_ref().expect("points at the first");
+    assert_eq!((related.at.line, related.at.column), (3, 5));
+}
+
+#[test]
+fn rules_checked_after_decryption() {
+    let rows: Vec<(&str, &str, Vec<(&str, usize, usize, &str)>)> = vec![
+        (
+            "foreign host",
+            "version: 1\nwebhooks:\n  - name: Ops\n    url: SEALED(https://example.com/services/T0FAKE000/B0FAKE000/FAKEfake)\n",
+            vec![(
+                "invalid-url",
+                4,
+                11,
+                "`webhooks[0].url`: `example.com` is not a Slack webhook host",
+            )],
+        ),
+        (
+            "http scheme",
+            "version: 1\nwebhooks:\n  - name: Ops\n    url: SEALED(http://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfake)\n",
+            vec![(
+                "invalid-url",
+                4,
+                11,
+                "`webhooks[0].url`: the URL uses `http:`; Slack webhooks are `https:`",
+            )],
+        ),
+        (
+            "path shape",
+            "version: 1\nwebhooks:\n  - name: Ops\n    url: SEALED(https://hooks.slack.com/services/B0FAKE000/FAKEfake)\n",
+            vec![(
+                "invalid-url",
+                4,
+                11,
+                "`webhooks[0].url`: the URL's path is not of the form /services/T…/B…/…",
+            )],
+        ),
+        (
+            "token prefix",
+            "version: 1\nslack:\n  bot_token: SEALED(xoxp-fake-user-token)\n",
+            vec![(
+                "invalid-token",
+                3,
+                15,
+                "`slack.bot_token`: the token is a user token (`xoxp-`), not a bot token (`xoxb-`)",
+            )],
+        ),
+    ];
+    check_rows(&rows, |text| {
+        let config = parse("f.yaml", text).expect("valid before decryption");
+        open(&config, keyring()).map(drop)
+    });
+}
+
+#[test]
+fn a_value_for_another_key_names_the_field_and_the_identity() {
+    let stranger = Keyring::from_text(&{
+        use secrecy::ExposeSecret;
+        age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_owned()
+    })
+    .expect("key");
+    let text = fill(
+        "version: 1\nwebhooks:\n  - name: Ops\n    url: SEALED(https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfake)\n",
+    );
+    let config = parse("f.yaml", &text).expect("valid");
+    let report = open(&config, &stranger).expect_err("wrong key");
+    let problem = &report.problems[0];
+    assert_eq!(
+        (problem.code, problem.at.line, problem.at.column),
+        ("decrypt-failed", 4, 11)
+    );
+    assert_eq!(
+        problem.message,
+        "cannot decrypt `webhooks[0].url` with the identity given: it was not encrypted to this identity"
+    );
+    assert!(
+        problem
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains(&stranger.recipients().names()[0]))
+    );
+    assert!(!report.render().contains("BEGIN AGE"), "no ciphertext in reports");
+}
+
+#[test]
+fn a_valid_file_opens() {
+    let text = fill(
+        "version: 1\nslack:\n  bot_token: SEALED(xoxb-fake-token)\nwebhooks:\n  - name: General Alerts\n    channel: \"#alerts\"\n    url: SEALED(https://hooks.slack.gov/services/T0FAKE000/B0FAKE000/FAKEfakeWXYZ)\n    mentions: [\"@oncall\"]\n",
+    );
+    let config = parse("f.yaml", &text).expect("valid");
+    let desired = open(&config, keyring()).expect("opens");
+    let webhook = &desired.webhooks[0];
+    assert_eq!(webhook.id, "general-alerts");
+    assert_eq!(
+        webhook.url.redacted(),
+        "https://hooks.slack.gov/services/T0FAKE000/B0FAKE000/****WXYZ"
+    );
+    assert_eq!(webhook.mentions, ["@oncall"]);
+    assert!(desired.bot_token.is_some());
+}
