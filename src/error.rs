@@ -1,6 +1,7 @@
 //! The program's error type, its exit codes, and how an error is printed: once, at the
 //! top, with its causes and a hint where one helps.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::config::ConfigError;
@@ -62,14 +63,14 @@ pub fn describe(error: &Error) -> String {
     if let Error::Config(ConfigError::Invalid(report)) = error {
         text.push_str(&report.render());
     }
-    text.push_str(&format!("error: {error}\n"));
+    let _ = writeln!(text, "error: {error}");
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        text.push_str(&format!("  caused by: {cause}\n"));
+        let _ = writeln!(text, "  caused by: {cause}");
         source = cause.source();
     }
     if let Some(help) = error.help() {
-        text.push_str(&format!("  help: {help}\n"));
+        let _ = writeln!(text, "  help: {help}");
     }
     text
 }

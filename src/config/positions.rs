@@ -91,7 +91,7 @@ impl Positions {
     }
 }
 
-/// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> ``.
+/// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> the root (empty).
 fn parent(path: &str) -> Option<&str> {
     if path.is_empty() {
         return None;

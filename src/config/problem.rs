@@ -5,7 +5,7 @@
 //! and CI logs turn into links. No source snippet is printed, because the offending line
 //! may hold a plaintext secret.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
@@ -85,18 +85,13 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for problem in &self.problems {
-            out.push_str(&format!(
-                "{}:{}: error[{}]: {}\n",
-                self.file, problem.at, problem.code, problem.message
-            ));
+            let (file, at, code, message) = (&self.file, problem.at, problem.code, &problem.message);
+            let _ = writeln!(out, "{file}:{at}: error[{code}]: {message}");
             if let Some(related) = &problem.related {
-                out.push_str(&format!(
-                    "  {}:{}: note: {}\n",
-                    self.file, related.at, related.message
-                ));
+                let _ = writeln!(out, "  {file}:{}: note: {}", related.at, related.message);
             }
             if let Some(help) = &problem.help {
-                out.push_str(&format!("  help: {help}\n"));
+                let _ = writeln!(out, "  help: {help}");
             }
         }
         out

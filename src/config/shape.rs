@@ -57,13 +57,12 @@ impl<'a> Walk<'a> {
         for (key, child) in mapping.iter_mut() {
             let name = key_text(key);
             let child_path = join(path, &name);
-            match properties.and_then(|p| p.get(&name)) {
-                Some(child_schema) => self.node(child, child_schema, &child_path),
-                None => {
-                    self.problems
-                        .push(unknown_key(&name, path, &known, self.positions.key(&child_path)));
-                    unknown.push(key.clone());
-                }
+            if let Some(child_schema) = properties.and_then(|p| p.get(&name)) {
+                self.node(child, child_schema, &child_path);
+            } else {
+                let at = self.positions.key(&child_path);
+                self.problems.push(unknown_key(&name, path, &known, at));
+                unknown.push(key.clone());
             }
         }
         for key in unknown {

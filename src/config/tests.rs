@@ -33,6 +33,11 @@ fn fill(template: &str) -> String {
     text
 }
 
+/// (code, line, column, message) of each expected problem.
+type Expected<'a> = Vec<(&'a str, usize, usize, &'a str)>;
+/// (rule, file, expected problems)
+type Row<'a> = (&'a str, &'a str, Expected<'a>);
+
 /// (code, line, column, message) of every problem.
 fn problems(report: &Report) -> Vec<(&'static str, usize, usize, String)> {
     report
@@ -42,10 +47,7 @@ fn problems(report: &Report) -> Vec<(&'static str, usize, usize, String)> {
         .collect()
 }
 
-fn check_rows(
-    rows: &[(&str, &str, Vec<(&str, usize, usize, &str)>)],
-    stage: impl Fn(&str) -> Result<(), Report>,
-) {
+fn check_rows(rows: &[Row<'_>], stage: impl Fn(&str) -> Result<(), Report>) {
     for (rule, template, expected) in rows {
         let report = stage(&fill(template)).expect_err(rule);
         let got = problems(&report);
@@ -66,7 +68,7 @@ fn check_rows(
 #[test]
 fn rules_checked_without_a_key() {
     let ok = "SEALED(https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001)";
-    let rows: Vec<(&str, String, Vec<(&str, usize, usize, &str)>)> = vec![
+    let rows: Vec<(&str, String, Expected<'_>)> = vec![
         ("yaml syntax", "version: 1\nwebhooks: [\n".into(), vec![("yaml-syntax", 3, 1, "invalid YAML: while parsing a node, did not find expected node content")]),
         ("more than one document", "version: 1\n---\nversion: 1\n".into(), vec![("yaml-syntax", 3, 1, "the file holds more than one YAML document")]),
         ("empty file", "# nothing\n".into(), vec![("empty-file", 1, 1, "the file is empty")]),
@@ -111,7 +113,7 @@ fn duplicate_ids_point_at_both_entries() {
 
 #[test]
 fn rules_checked_after_decryption() {
-    let rows: Vec<(&str, &str, Vec<(&str, usize, usize, &str)>)> = vec![
+    let rows: Vec<Row<'_>> = vec![
         (
             "foreign host",
             "version: 1\nwebhooks:\n  - name: Ops\n    url: SEALED(https://example.com/services/T0FAKE000/B0FAKE000/FAKEfake)\n",

@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn refusals_never_repeat_the_secret_segment() {
-        let message = url("http://hooks.slack.com/services/T0FAKE1/B0FAKE1/sekritFAKEvalue").unwrap_err();
+        let message =
+            url("http://hooks.slack.com/services/T0FAKE1/B0FAKE1/sekritFAKEvalue").expect_err("http");
         assert!(!message.contains("sekrit"));
     }
 

@@ -31,7 +31,8 @@ impl fmt::Display for IdentitySource {
             IdentitySource::Flag(path) => write!(f, "--identity {}", path.display()),
             IdentitySource::EnvKey => f.write_str("from HOOKWARDEN_AGE_KEY"),
             IdentitySource::EnvPath(path) => write!(f, "HOOKWARDEN_IDENTITY={}", path.display()),
-            IdentitySource::Credentials(path) | IdentitySource::Home(path) => write!(f, "{}", path.display()),
+            IdentitySource::Credentials(path) => write!(f, "{}", path.display()),
+            IdentitySource::Home(_) => f.write_str("~/.config/hookwarden/identity.txt"),
             IdentitySource::Text => f.write_str("given"),
         }
     }

@@ -1,0 +1,183 @@
+//! The `Test` builder: a temporary directory with files, an environment with nothing
+//! of the caller's hookwarden settings, the binary run in it, and what it printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hookwarden::secrets::{Keyring, Recipients, Secret, encrypt};
+use secrecy::ExposeSecret;
+use tempfile::TempDir;
+
+/// Fake values, shaped like the real thing so that they pass validation.
+pub const URL_OPS: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKEfakeFAKEfakeOPS1";
+pub const URL_GOV: &str = "https://hooks.slack.gov/services/T0FAKE000/B0FAKE002/FAKEfakeFAKEfakeGOV2";
+pub const TOKEN: &str = "xoxb-0000-FAKE-not-a-real-token";
+
+pub struct Test {
+    dir: TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: String,
+    /// The age key of this test, written to `identity.txt`.
+    pub key: String,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: TempDir,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_owned();
+        std::fs::write(dir.path().join("identity.txt"), format!("# test key\n{key}\n")).expect("write key");
+        Test {
+            dir,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: String::new(),
+            key,
+        }
+    }
+
+    /// The public key of [`Test::key`].
+    pub fn recipient(&self) -> String {
+        self.keyring().recipients().names().remove(0)
+    }
+
+    pub fn keyring(&self) -> Keyring {
+        Keyring::from_text(&self.key).expect("test key parses")
+    }
+
+    /// `{age: "…"}`: `plaintext` encrypted to this test's key, as one line of YAML.
+    pub fn sealed(&self, plaintext: &str) -> String {
+        let recipients = Recipients::parse(&[self.recipient()]).expect("recipient");
+        let armored = encrypt(&Secret::new(plaintext), &recipients).expect("encrypts");
+        format!("{{age: \"{}\"}}", armored.replace('\n', "\\n"))
+    }
+
+    /// A valid config with two webhooks and a token, all encrypted to this test's key.
+    pub fn config(&self) -> String {
+        format!(
+            "version: 1\nrecipients: [{}]\nslack:\n  bot_token: {}\nwebhooks:\n  - id: ops\n    name: Ops\n    channel: \"#ops\"\n    url: {}\n  - name: Gov Incidents\n    url: {}\n",
+            self.recipient(),
+            self.sealed(TOKEN),
+            self.sealed(URL_OPS),
+            self.sealed(URL_GOV)
+        )
+    }
+
+    pub fn file(self, name: &str, contents: &str) -> Self {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write file");
+        self
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn stdin(mut self, text: &str) -> Self {
+        text.clone_into(&mut self.stdin);
+        self
+    }
+
+    pub fn run(self) -> Run {
+        let mut command = assert_cmd::Command::cargo_bin("hookwarden").expect("binary built");
+        command
+            .current_dir(self.dir.path())
+            .args(&self.args)
+            .write_stdin(self.stdin.clone());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HOOKWARDEN_")
+                || ["CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "NO_COLOR"].contains(&name.as_str())
+            {
+                command.env_remove(name);
+            }
+        }
+        command.env("HOME", self.dir.path());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        let output = command.output().expect("runs");
+        Run {
+            code: output.status.code().expect("exited"),
+            stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+            dir: self.dir,
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing what was printed when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts that no fake secret, nor the secret segment of a URL, was printed.
+    #[track_caller]
+    pub fn no_secrets(&self) -> &Self {
+        for secret in [URL_OPS, URL_GOV, TOKEN, "FAKEfakeFAKEfake", "not-a-real-token"] {
+            assert!(
+                !self.stdout.contains(secret),
+                "stdout shows a secret:\n{}",
+                self.stdout
+            );
+            assert!(
+                !self.stderr.contains(secret),
+                "stderr shows a secret:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The `age` CLI, which the interoperability tests need. CI installs it (.ci/run) and a
+/// missing one fails there; elsewhere those tests say they were skipped.
+pub fn age_cli() -> Option<&'static str> {
+    let found = Command::new("age")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("age");
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the age CLI is required in CI: apt-get install age"
+    );
+    eprintln!("skipped: the age CLI is not installed (apt-get install age, or run .ci/run)");
+    None
+}
+
+/// A file under tests/fixtures.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}

@@ -1,0 +1,57 @@
+use crate::harness::Test;
+
+#[test]
+fn top_level_help() {
+    let run = Test::new().args(&["--help"]).run();
+    run.code(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn encrypt_help() {
+    let run = Test::new().args(&["encrypt", "--help"]).run();
+    run.code(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn usage_errors_exit_1_because_2_means_changes() {
+    let run = Test::new().args(&["validate", "--bogus"]).run();
+    run.code(1);
+    assert!(
+        run.stderr.contains("unexpected argument '--bogus'"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let bash = Test::new().args(&["completions", "bash"]).run();
+    bash.code(0);
+    assert!(bash.stdout.contains("complete -F _hookwarden"), "{}", bash.stdout);
+    assert!(bash.stdout.contains("--identity"));
+    let man = Test::new().args(&["man"]).run();
+    man.code(0);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH hookwarden"),
+        "{}",
+        &man.stdout[..200]
+    );
+    assert!(man.stdout.contains("HOOKWARDEN_CONFIG"));
+}
+
+#[test]
+fn the_committed_schema_is_what_the_binary_prints() {
+    let run = Test::new().args(&["schema"]).run();
+    run.code(0);
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/hookwarden.schema.json"
+    ))
+    .expect("schema/hookwarden.schema.json is committed");
+    assert!(
+        run.stdout == committed,
+        "schema/hookwarden.schema.json is out of date: run `cargo run -- schema > schema/hookwarden.schema.json`"
+    );
+}

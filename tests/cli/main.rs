@@ -1,0 +1,6 @@
+//! Integration tests: the real `hookwarden` binary, run in a temporary directory.
+
+mod encrypt;
+mod harness;
+mod help;
+mod validate;
