@@ -2,36 +2,35 @@ use std::process::Command;
 
 use crate::harness::{Test, URL_OPS, age_cli, fixture};
 
-fn age_decrypt(identity: &std::path::Path, armored: &str) -> String {
+/// Runs the age CLI with `args`, feeding it `input`; returns what it printed.
+fn age(args: &[&std::ffi::OsStr], input: &str) -> String {
     let mut child = Command::new("age")
-        .args(["-d", "-i"])
-        .arg(identity)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("age runs");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), armored.as_bytes()).expect("write");
-    let output = child.wait_with_output().expect("age exits");
-    assert!(
-        output.status.success(),
-        "age -d failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
-
-fn age_encrypt(args: &[&str], plaintext: &str) -> String {
-    let mut child = Command::new("age")
-        .args(["-e", "-a"])
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("age runs");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), plaintext.as_bytes()).expect("write");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes()).expect("write");
     let output = child.wait_with_output().expect("age exits");
-    assert!(output.status.success(), "age -e failed");
+    assert!(
+        output.status.success(),
+        "age {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn age_decrypt(identity: &std::path::Path, armored: &str) -> String {
+    age(&["-d".as_ref(), "-i".as_ref(), identity.as_os_str()], armored)
+}
+
+fn age_encrypt(args: &[&str], plaintext: &str) -> String {
+    let args: Vec<&std::ffi::OsStr> = ["-e", "-a"]
+        .iter()
+        .chain(args)
+        .map(std::convert::AsRef::as_ref)
+        .collect();
+    age(&args, plaintext)
 }
 
 fn yaml_with_url(armored: &str) -> String {
