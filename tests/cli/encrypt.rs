@@ -25,11 +25,7 @@ fn age_decrypt(identity: &std::path::Path, armored: &str) -> String {
 }
 
 fn age_encrypt(args: &[&str], plaintext: &str) -> String {
-    let args: Vec<&std::ffi::OsStr> = ["-e", "-a"]
-        .iter()
-        .chain(args)
-        .map(std::convert::AsRef::as_ref)
-        .collect();
+    let args: Vec<&std::ffi::OsStr> = ["-e", "-a"].iter().chain(args).map(AsRef::as_ref).collect();
     age(&args, plaintext)
 }
 
