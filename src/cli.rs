@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::commands::{apply, encrypt, history, plan, status, validate};
 use crate::error::{Error, Exit};
-use crate::{encrypt, validate};
 
 /// Declarative Slack alert webhooks: age-encrypted desired state in git, checked,
 /// planned and applied from CI.
@@ -43,15 +43,32 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
-    /// Output format, where the output is data.
+    /// Output format, where the output is data (markdown: `plan` only).
     #[arg(long, global = true, env = "HOOKWARDEN_FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+impl Global {
+    /// `--state`/`HOOKWARDEN_STATE_DIR`, else systemd's `$STATE_DIRECTORY` (its first
+    /// entry), else `.hookwarden`.
+    pub fn state_dir(&self) -> PathBuf {
+        let systemd = || {
+            let dirs = std::env::var_os("STATE_DIRECTORY")?;
+            let first = dirs.to_str()?.split(':').next()?.to_owned();
+            (!first.is_empty()).then(|| PathBuf::from(first))
+        };
+        self.state
+            .clone()
+            .or_else(systemd)
+            .unwrap_or_else(|| PathBuf::from(".hookwarden"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +78,14 @@ pub enum Command {
     Validate,
     /// Encrypt a secret read from standard input, for the desired-state file.
     Encrypt(EncryptArgs),
+    /// Show what apply would change: creates, updates, rotations and deletes.
+    Plan(PlanArgs),
+    /// Make the applied state match the desired state, or apply a saved plan exactly.
+    Apply(ApplyArgs),
+    /// Show the applied webhooks and bot token.
+    Status,
+    /// Show the audit log of applies.
+    History(HistoryArgs),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Print a shell completion script.
@@ -88,12 +113,49 @@ pub struct EncryptArgs {
     pub yaml: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Save the plan (ciphertexts only) for `hookwarden apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `plan --out`: apply exactly it, or refuse if the state has moved.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Apply without asking (required off a terminal, unless a plan file is given).
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Allow a plan that deletes every webhook or more than half of them.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Check the hash chain and report the first entry that was altered.
+    #[arg(long)]
+    pub verify: bool,
+}
+
 /// Runs the command `cli` names.
 pub fn run(cli: &Cli) -> Result<Exit, Error> {
     let mut out = std::io::stdout().lock();
     match &cli.command {
         Command::Validate => validate::run(&cli.global, &mut out),
         Command::Encrypt(args) => encrypt::run(&cli.global, args, &mut std::io::stdin().lock(), &mut out),
+        Command::Plan(args) => plan::run(&cli.global, args, &mut out),
+        Command::Apply(args) => apply::run(&cli.global, args, &mut out),
+        Command::Status => status::run(&cli.global, &mut out),
+        Command::History(args) => history::run(&cli.global, args, &mut out),
         Command::Schema => {
             let schema =
                 serde_json::to_string_pretty(&crate::config::raw::schema()).expect("a schema serializes");

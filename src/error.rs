@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::config::ConfigError;
+use crate::planfile::PlanFileError;
 use crate::secrets::SecretsError;
+use crate::state::StateError;
 
 /// How the program ended, as its exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub enum Exit {
     Success,
     /// An error, or a check that found problems.
     Failure,
+    /// `plan --detailed-exitcode` found changes.
+    Changes,
 }
 
 impl From<Exit> for ExitCode {
@@ -20,6 +24,7 @@ impl From<Exit> for ExitCode {
         match exit {
             Exit::Success => ExitCode::SUCCESS,
             Exit::Failure => ExitCode::FAILURE,
+            Exit::Changes => ExitCode::from(2),
         }
     }
 }
@@ -30,6 +35,27 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    #[error("`{command}` needs the age identity, to compare secrets without storing them in plaintext")]
+    NoIdentity { command: &'static str },
+    #[error("`{command}` does not print {format}")]
+    FormatUnsupported {
+        command: &'static str,
+        format: &'static str,
+    },
+    #[error("the plan deletes {deletes} of {total} webhooks")]
+    MassDeletion { deletes: usize, total: usize },
+    #[error("refusing to apply without confirmation: standard input is not a terminal")]
+    NotConfirmed,
+    #[error("apply cancelled")]
+    Cancelled,
+    #[error("the saved plan no longer matches the desired and applied state")]
+    PlanMismatch,
+    #[error("the audit log was altered: entry #{serial} {reason}")]
+    HistoryAltered { serial: u64, reason: &'static str },
     #[error("nothing to encrypt: standard input was empty")]
     EmptyInput,
     #[error("no recipients to encrypt to")]
@@ -51,6 +77,21 @@ impl Error {
                 "pass -r age1… or -R FILE, or list the public keys under `recipients:` in the config file (-c)".to_owned(),
             ),
             Error::EmptyInput => Some("pipe the secret in, or paste it and press Ctrl-D".to_owned()),
+            Error::NoIdentity { .. } => Some(
+                "pass --identity FILE, or set HOOKWARDEN_AGE_KEY (the key) or HOOKWARDEN_IDENTITY (a path)".to_owned(),
+            ),
+            Error::MassDeletion { .. } => Some(
+                "check that the file is complete; if these deletions are intended, apply with --allow-mass-delete".to_owned(),
+            ),
+            Error::NotConfirmed => Some(
+                "review the plan above and pass --auto-approve, or apply a reviewed plan file: `hookwarden plan --out FILE` then `hookwarden apply FILE`".to_owned(),
+            ),
+            Error::State(StateError::Stale { .. }) | Error::PlanMismatch => Some(
+                "someone applied since this plan was made: run `hookwarden plan --out FILE` again, review it, and apply the new file".to_owned(),
+            ),
+            Error::State(StateError::Locked { .. }) => Some(
+                "wait for that process to finish, or stop it; while the daemon runs, use its admin socket".to_owned(),
+            ),
             _ => None,
         }
     }

@@ -32,6 +32,8 @@ pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 pub struct Config {
     /// The file's name as the user gave it, for messages.
     pub file: String,
+    /// `sha256:<hex>` of the file's bytes, recorded with every apply.
+    pub digest: String,
     pub recipients: Vec<String>,
     pub slack: Slack,
     pub webhooks: Vec<Webhook>,
@@ -128,9 +130,18 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
     let config = validate::validate(file, parsed, &positions, &mut problems);
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {
-        Some(config) if problems.is_empty() => Ok(config),
+        Some(mut config) if problems.is_empty() => {
+            config.digest = digest(text);
+            Ok(config)
+        }
         _ => Err(report(problems)),
     }
+}
+
+/// `sha256:<hex>` of `text`.
+pub fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", crate::secrets::hex(&Sha256::digest(text.as_bytes())))
 }
 
 /// Decrypts every secret of `config` and checks the plaintexts.

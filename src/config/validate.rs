@@ -37,6 +37,7 @@ pub fn validate(
     let top = top?;
     Some(Config {
         file: file.to_owned(),
+        digest: String::new(),
         recipients: top.recipients,
         slack: slack?,
         webhooks,

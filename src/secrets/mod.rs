@@ -50,6 +50,26 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `sha256:<hex>` of a secret: lets a plan see that a secret changed without keeping it.
+/// Webhook URLs and tokens carry well over 100 bits of randomness, so the digest
+/// reveals nothing that could be guessed back.
+pub fn fingerprint(secret: &Secret) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret.expose().as_bytes());
+    format!("sha256:{}", hex(&digest))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 /// What can go wrong with identities, recipients and ciphertexts. No variant carries
 /// plaintext or ciphertext.
 #[derive(Debug, thiserror::Error)]

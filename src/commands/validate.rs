@@ -23,6 +23,12 @@ struct Outcome<'a> {
 }
 
 pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
+    if global.format == Format::Markdown {
+        return Err(Error::FormatUnsupported {
+            command: "validate",
+            format: "markdown",
+        });
+    }
     let file = global.config.display().to_string();
     let checked = (|| -> Result<_, Error> {
         let config = config::load(&global.config)?;
@@ -60,7 +66,7 @@ pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
     };
     match global.format {
         Format::Json => print_json(out, &outcome)?,
-        Format::Text => print_text(out, &outcome).map_err(Error::Output)?,
+        Format::Text | Format::Markdown => print_text(out, &outcome).map_err(Error::Output)?,
     }
     Ok(Exit::Success)
 }

@@ -1,0 +1,86 @@
+//! Turning a plan into the writes that make the applied state match the desired one.
+//!
+//! Computing the writes is separate from storing them so that the store can commit them
+//! in one transaction, and so that tests can check "apply, then plan again: no changes"
+//! without a disk.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Desired, DesiredWebhook};
+use crate::plan::{Action, Plan, TokenChange};
+use crate::secrets::{Secret, SecretsError, fingerprint};
+use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret, TokenWrite, Writes};
+
+/// Encrypts a secret for storage at rest.
+pub type Seal<'a> = dyn Fn(&Secret) -> Result<String, SecretsError> + 'a;
+
+/// The writes that carry out `plan`, made at time `now` (unix seconds).
+pub fn writes(
+    plan: &Plan,
+    desired: &Desired,
+    applied: &Applied,
+    now: u64,
+    seal: &Seal<'_>,
+) -> Result<Writes, SecretsError> {
+    let wanted: BTreeMap<&str, &DesiredWebhook> =
+        desired.webhooks.iter().map(|w| (w.id.as_str(), w)).collect();
+    let current: BTreeMap<&str, &AppliedWebhook> =
+        applied.webhooks.iter().map(|w| (w.id.as_str(), w)).collect();
+    let mut writes = Writes::default();
+    for change in &plan.changes {
+        let id = change.id.as_str();
+        let (new, old) = (wanted.get(id), current.get(id));
+        match (change.action, new, old) {
+            (Action::Delete, _, _) => writes.delete.push(change.id.clone()),
+            (Action::Create, Some(new), _) => writes.put.push(AppliedWebhook {
+                id: new.id.clone(),
+                name: new.name.clone(),
+                channel: new.channel.clone(),
+                mentions: new.mentions.clone(),
+                url: sealed(new.url.secret(), new.url.redacted(), seal)?,
+                team: new.url.team().to_owned(),
+                created_at: now,
+                updated_at: now,
+                rotated_at: None,
+            }),
+            (Action::Update | Action::Rotate, Some(new), Some(old)) => {
+                let mut record = AppliedWebhook {
+                    name: new.name.clone(),
+                    channel: new.channel.clone(),
+                    mentions: new.mentions.clone(),
+                    updated_at: now,
+                    ..(*old).clone()
+                };
+                if change.action == Action::Rotate {
+                    record.url = sealed(new.url.secret(), new.url.redacted(), seal)?;
+                    new.url.team().clone_into(&mut record.team);
+                    record.rotated_at = Some(now);
+                }
+                writes.put.push(record);
+            }
+            _ => unreachable!("plan {change:?} does not match the states it was made from"),
+        }
+    }
+    writes.token = match (plan.token, &desired.bot_token) {
+        (None, _) => TokenWrite::Keep,
+        (Some(TokenChange::Remove), _) => TokenWrite::Delete,
+        (Some(change), Some(token)) => TokenWrite::Put(AppliedToken {
+            secret: sealed(token.secret(), "xoxb-****".to_owned(), seal)?,
+            set_at: match (&applied.token, change) {
+                (Some(old), TokenChange::Rotate) => old.set_at,
+                _ => now,
+            },
+            rotated_at: (change == TokenChange::Rotate).then_some(now),
+        }),
+        (Some(_), None) => unreachable!("a token change without a desired token"),
+    };
+    Ok(writes)
+}
+
+fn sealed(secret: &Secret, redacted: String, seal: &Seal<'_>) -> Result<SealedSecret, SecretsError> {
+    Ok(SealedSecret {
+        armored: seal(secret)?,
+        fingerprint: fingerprint(secret),
+        redacted,
+    })
+}

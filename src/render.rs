@@ -1,0 +1,270 @@
+//! Showing a plan: text for terminals and logs, JSON for programs, markdown for
+//! pull-request comments.
+//!
+//! Pure: a plan in, a string out. Plans only ever hold redacted URLs, so nothing here
+//! can print a secret.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use similar::{ChangeTag, capture_diff_slices};
+
+use crate::plan::{Action, Change, Field, Plan, Summary, TokenChange, View};
+
+/// ANSI colours, on only when writing to a terminal and `NO_COLOR` is unset.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+fn symbol(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Create => ("+", "32"),
+        Action::Update => ("~", "33"),
+        Action::Rotate => ("±", "35"),
+        Action::Delete => ("-", "31"),
+    }
+}
+
+pub fn summary_line(plan: &Plan) -> String {
+    let Summary {
+        create,
+        update,
+        rotate,
+        delete,
+    } = plan.summary();
+    let mut line = format!("{create} to create, {update} to update, {rotate} to rotate, {delete} to delete");
+    if let Some(token) = plan.token {
+        let _ = write!(line, "; bot token: {}", token_word(token));
+    }
+    line
+}
+
+fn token_word(change: TokenChange) -> &'static str {
+    match change {
+        TokenChange::Set => "set",
+        TokenChange::Rotate => "rotate",
+        TokenChange::Remove => "remove",
+    }
+}
+
+/// The plan as a person reads it, Terraform-style.
+pub fn text(plan: &Plan, style: Style) -> String {
+    if plan.is_empty() {
+        return format!(
+            "No changes. The applied state (serial {}) matches the desired state.\n",
+            plan.state_serial
+        );
+    }
+    let width = plan
+        .changes
+        .iter()
+        .map(|c| c.id.len())
+        .chain([9])
+        .max()
+        .unwrap_or(9);
+    let mut out = String::from("hookwarden will make these changes:\n\n");
+    for change in &plan.changes {
+        let (sign, color) = symbol(change.action);
+        let action = format!("{:?}", change.action).to_lowercase();
+        let _ = writeln!(
+            out,
+            "  {} {:<width$}  {}",
+            style.paint(color, sign),
+            change.id,
+            style.paint(color, &action)
+        );
+        details(&mut out, change, style);
+        out.push('\n');
+    }
+    if let Some(token) = plan.token {
+        let (sign, color) = match token {
+            TokenChange::Set => ("+", "32"),
+            TokenChange::Rotate => ("±", "35"),
+            TokenChange::Remove => ("-", "31"),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {:<width$}  {}\n",
+            style.paint(color, sign),
+            "bot token",
+            style.paint(color, token_word(token))
+        );
+    }
+    let _ = writeln!(out, "Plan: {}.", summary_line(plan));
+    if plan.is_mass_deletion() {
+        let _ = writeln!(
+            out,
+            "\n{} this plan deletes {} of {} webhooks; `apply` refuses it without --allow-mass-delete.",
+            style.paint("1;33", "Warning:"),
+            plan.summary().delete,
+            plan.applied_webhooks
+        );
+    }
+    out
+}
+
+fn details(out: &mut String, change: &Change, style: Style) {
+    let quote = |s: &str| format!("{s:?}");
+    let channel = |v: &View| v.channel.as_deref().map_or_else(|| "(none)".to_owned(), quote);
+    match (&change.before, &change.after) {
+        (None, Some(after)) => {
+            let _ = writeln!(out, "      url      = {}", after.url);
+            let _ = writeln!(out, "      name     = {}", quote(&after.name));
+            if after.channel.is_some() {
+                let _ = writeln!(out, "      channel  = {}", channel(after));
+            }
+            if !after.mentions.is_empty() {
+                let _ = writeln!(out, "      mentions = {:?}", after.mentions);
+            }
+        }
+        (Some(before), None) => {
+            let _ = writeln!(out, "      name     = {}", quote(&before.name));
+            let _ = writeln!(out, "      url      = {}", before.url);
+        }
+        (Some(before), Some(after)) => {
+            for field in &change.fields {
+                match field {
+                    Field::Url => {
+                        let _ = writeln!(out, "      url      = {} -> {}", before.url, after.url);
+                    }
+                    Field::Name => {
+                        let _ = writeln!(
+                            out,
+                            "      name     = {} -> {}",
+                            quote(&before.name),
+                            quote(&after.name)
+                        );
+                    }
+                    Field::Channel => {
+                        let _ = writeln!(out, "      channel  = {} -> {}", channel(before), channel(after));
+                    }
+                    Field::Mentions => mentions_diff(out, &before.mentions, &after.mentions, style),
+                }
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+/// Mentions as a line diff: `+` added, `-` removed, unchanged ones for context.
+fn mentions_diff(out: &mut String, before: &[String], after: &[String], style: Style) {
+    out.push_str("      mentions:\n");
+    for op in capture_diff_slices(similar::Algorithm::Myers, before, after) {
+        for change in op.iter_changes(before, after) {
+            let value = change.value();
+            let line = match change.tag() {
+                ChangeTag::Insert => style.paint("32", &format!("+ {value:?}")),
+                ChangeTag::Delete => style.paint("31", &format!("- {value:?}")),
+                ChangeTag::Equal => format!("  {value:?}"),
+            };
+            let _ = writeln!(out, "        {line}");
+        }
+    }
+}
+
+/// The JSON document of DESIGN.md section 2 (`format_version` 1).
+#[derive(Debug, Serialize)]
+struct JsonPlan<'a> {
+    format_version: u32,
+    state_serial: u64,
+    changes: Vec<JsonChange<'a>>,
+    summary: Summary,
+    mass_deletion: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum JsonChange<'a> {
+    Webhook {
+        action: Action,
+        id: &'a str,
+        fields: &'a [Field],
+        before: Option<&'a View>,
+        after: Option<&'a View>,
+    },
+    BotToken {
+        action: TokenChange,
+    },
+}
+
+pub fn json(plan: &Plan) -> String {
+    let mut changes: Vec<JsonChange<'_>> = plan
+        .changes
+        .iter()
+        .map(|c| JsonChange::Webhook {
+            action: c.action,
+            id: &c.id,
+            fields: &c.fields,
+            before: c.before.as_ref(),
+            after: c.after.as_ref(),
+        })
+        .collect();
+    changes.extend(plan.token.map(|action| JsonChange::BotToken { action }));
+    let document = JsonPlan {
+        format_version: 1,
+        state_serial: plan.state_serial,
+        changes,
+        summary: plan.summary(),
+        mass_deletion: plan.is_mass_deletion(),
+    };
+    let mut text = serde_json::to_string_pretty(&document).expect("a plan serializes");
+    text.push('\n');
+    text
+}
+
+/// A pull-request comment: a table of changes and the text plan in a `diff` block.
+pub fn markdown(plan: &Plan) -> String {
+    if plan.is_empty() {
+        return "#### hookwarden plan: no changes\n\nThe applied state matches the desired state.\n"
+            .to_owned();
+    }
+    let mut out = format!(
+        "#### hookwarden plan: {}\n\n| | webhook | action | fields |\n|---|---|---|---|\n",
+        summary_line(plan)
+    );
+    for change in &plan.changes {
+        let fields: Vec<String> = change
+            .fields
+            .iter()
+            .map(|f| format!("{f:?}").to_lowercase())
+            .collect();
+        let action = format!("{:?}", change.action).to_lowercase();
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {action} | {} |",
+            symbol(change.action).0,
+            change.id,
+            fields.join(", ")
+        );
+    }
+    if let Some(token) = plan.token {
+        let _ = writeln!(out, "| 🔑 | bot token | {} | |", token_word(token));
+    }
+    if plan.is_mass_deletion() {
+        out.push_str("\n> [!WARNING]\n> This plan deletes more than half of the webhooks; `apply` needs `--allow-mass-delete`.\n");
+    }
+    // In a `diff` block, a line's first character picks its colour.
+    let details = text(plan, Style { color: false })
+        .lines()
+        .fold(String::new(), |mut out, line| {
+            out.push_str(line.strip_prefix("  ").unwrap_or(line));
+            out.push('\n');
+            out
+        });
+    let _ = write!(
+        out,
+        "\n<details><summary>Details</summary>\n\n```diff\n{details}```\n\n</details>\n"
+    );
+    out
+}

@@ -1,0 +1,301 @@
+//! The state directory: sled holds the applied webhooks and token, the serial, and the
+//! audit log. This is the only module that touches sled.
+//!
+//! One process at a time: a lock file beside the database names its holder, so a
+//! second process is told who has the state instead of getting sled's raw error. An
+//! apply is one sled transaction followed by a flush, so after a crash the state is
+//! either the old one or the new one.
+
+pub mod audit;
+mod records;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+pub use audit::{AuditChange, AuditEntry, Draft};
+pub use records::{Applied, AppliedToken, AppliedWebhook, SealedSecret, TokenWrite, Writes};
+
+/// The layout of the database. Bump it when records change incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const SERIAL_KEY: &[u8] = b"serial";
+const TOKEN_KEY: &[u8] = b"bot_token";
+const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create the state directory {dir}")]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the state in {dir} is in use by another process ({holder})")]
+    Locked { dir: PathBuf, holder: String },
+    #[error("cannot open the state in {dir}")]
+    Open {
+        dir: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error(
+        "the state in {dir} was written by a newer hookwarden (state schema {found}; this one reads {SCHEMA_VERSION}): upgrade hookwarden"
+    )]
+    NewerSchema { dir: PathBuf, found: u32 },
+    #[error("the state in {dir} is damaged: {what}")]
+    Corrupt { dir: PathBuf, what: String },
+    #[error("the state changed since the plan was made (serial {expected}, now {actual})")]
+    Stale { expected: u64, actual: u64 },
+    #[error("cannot {operation} the state in {dir}")]
+    Io {
+        operation: &'static str,
+        dir: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+}
+
+/// An open, locked state directory.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    meta: sled::Tree,
+    webhooks: sled::Tree,
+    audit: sled::Tree,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating when missing) the state in `dir`, for this process alone.
+    /// `holder` describes this process in the lock file, for whoever finds it locked.
+    pub fn open(dir: &Path, holder: &str) -> Result<Self, StateError> {
+        create_private_dir(dir).map_err(|source| StateError::CreateDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        let lock = lock(dir, holder)?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .map_err(|source| StateError::Open {
+                dir: dir.to_owned(),
+                source,
+            })?;
+        let io = |operation| {
+            let dir = dir.to_owned();
+            move |source| StateError::Io {
+                operation,
+                dir,
+                source,
+            }
+        };
+        let store = Store {
+            meta: db.open_tree("meta").map_err(io("open"))?,
+            webhooks: db.open_tree("webhooks").map_err(io("open"))?,
+            audit: db.open_tree("audit").map_err(io("open"))?,
+            db,
+            dir: dir.to_owned(),
+            _lock: lock,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn check_schema(&self) -> Result<(), StateError> {
+        let found = self.meta.get(SCHEMA_KEY).map_err(|e| self.io("read", e))?;
+        match found
+            .map(|v| self.decode_u64(&v, "the schema version"))
+            .transpose()?
+        {
+            None => {
+                self.meta
+                    .insert(SCHEMA_KEY, &u64::from(SCHEMA_VERSION).to_be_bytes())
+                    .map_err(|e| self.io("write", e))?;
+                self.db.flush().map_err(|e| self.io("write", e))?;
+                Ok(())
+            }
+            Some(found) if found <= u64::from(SCHEMA_VERSION) => Ok(()),
+            Some(found) => Err(StateError::NewerSchema {
+                dir: self.dir.clone(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            }),
+        }
+    }
+
+    /// The applied state as the last apply left it.
+    pub fn applied(&self) -> Result<Applied, StateError> {
+        let serial = match self.meta.get(SERIAL_KEY).map_err(|e| self.io("read", e))? {
+            Some(bytes) => self.decode_u64(&bytes, "the serial")?,
+            None => 0,
+        };
+        let webhooks = self
+            .webhooks
+            .iter()
+            .map(|entry| {
+                let (_, value) = entry.map_err(|e| self.io("read", e))?;
+                self.decode(&value, "a webhook record")
+            })
+            .collect::<Result<Vec<AppliedWebhook>, _>>()?;
+        let token = match self.meta.get(TOKEN_KEY).map_err(|e| self.io("read", e))? {
+            Some(bytes) => Some(self.decode(&bytes, "the bot token record")?),
+            None => None,
+        };
+        Ok(Applied {
+            serial,
+            webhooks,
+            token,
+        })
+    }
+
+    /// Stores `writes` and the audit entry in one transaction, if the serial is still
+    /// `expected_serial`, and flushes. Returns the new serial.
+    pub fn commit(&self, expected_serial: u64, writes: &Writes, draft: &Draft) -> Result<u64, StateError> {
+        let encoded_puts: Vec<(String, Vec<u8>)> = writes
+            .put
+            .iter()
+            .map(|w| (w.id.clone(), serde_json::to_vec(w).expect("a record serializes")))
+            .collect();
+        let token = match &writes.token {
+            TokenWrite::Put(token) => Some(serde_json::to_vec(token).expect("a record serializes")),
+            _ => None,
+        };
+        let result = (&self.meta, &self.webhooks, &self.audit).transaction(|(meta, webhooks, audit)| {
+            let abort = |e: StateError| ConflictableTransactionError::Abort(e);
+            let actual = match meta.get(SERIAL_KEY)? {
+                Some(bytes) => self.decode_u64(&bytes, "the serial").map_err(abort)?,
+                None => 0,
+            };
+            if actual != expected_serial {
+                return Err(abort(StateError::Stale {
+                    expected: expected_serial,
+                    actual,
+                }));
+            }
+            for id in &writes.delete {
+                webhooks.remove(id.as_bytes())?;
+            }
+            for (id, value) in &encoded_puts {
+                webhooks.insert(id.as_bytes(), value.as_slice())?;
+            }
+            match (&writes.token, &token) {
+                (TokenWrite::Put(_), Some(value)) => {
+                    meta.insert(TOKEN_KEY, value.as_slice())?;
+                }
+                (TokenWrite::Delete, _) => {
+                    meta.remove(TOKEN_KEY)?;
+                }
+                _ => {}
+            }
+            let prev_hash = meta
+                .get(AUDIT_HEAD_KEY)?
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_default();
+            let serial = actual + 1;
+            let entry = AuditEntry::new(draft.clone(), serial, prev_hash);
+            audit.insert(
+                &serial.to_be_bytes(),
+                serde_json::to_vec(&entry).expect("an entry serializes"),
+            )?;
+            meta.insert(AUDIT_HEAD_KEY, entry.hash.as_bytes())?;
+            meta.insert(SERIAL_KEY, &serial.to_be_bytes())?;
+            Ok(serial)
+        });
+        let serial = match result {
+            Ok(serial) => serial,
+            Err(TransactionError::Abort(error)) => return Err(error),
+            Err(TransactionError::Storage(error)) => return Err(self.io("write", error)),
+        };
+        self.db.flush().map_err(|e| self.io("flush", e))?;
+        Ok(serial)
+    }
+
+    /// The audit log, oldest first.
+    pub fn history(&self) -> Result<Vec<AuditEntry>, StateError> {
+        self.audit
+            .iter()
+            .map(|entry| {
+                let (_, value) = entry.map_err(|e| self.io("read", e))?;
+                self.decode(&value, "an audit entry")
+            })
+            .collect()
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, bytes: &[u8], what: &str) -> Result<T, StateError> {
+        serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt {
+            dir: self.dir.clone(),
+            what: format!("{what} cannot be read: {e}"),
+        })
+    }
+
+    fn decode_u64(&self, bytes: &[u8], what: &str) -> Result<u64, StateError> {
+        let array: [u8; 8] = bytes.try_into().map_err(|_| StateError::Corrupt {
+            dir: self.dir.clone(),
+            what: format!("{what} is not a number"),
+        })?;
+        Ok(u64::from_be_bytes(array))
+    }
+
+    fn io(&self, operation: &'static str, source: sled::Error) -> StateError {
+        StateError::Io {
+            operation,
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+}
+
+/// The state directory holds ciphertexts only, but nobody else needs to read them.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Takes the lock file, or says who holds it.
+fn lock(dir: &Path, holder: &str) -> Result<File, StateError> {
+    let path = dir.join("lock");
+    let io = |source| StateError::CreateDir {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = if text.trim().is_empty() {
+                "unknown process".to_owned()
+            } else {
+                text.trim().to_owned()
+            };
+            return Err(StateError::Locked {
+                dir: dir.to_owned(),
+                holder,
+            });
+        }
+        Err(TryLockError::Error(source)) => return Err(io(source)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    file.write_all(holder.as_bytes()).map_err(io)?;
+    Ok(file)
+}

@@ -1,0 +1,98 @@
+//! The applied state as plain data: what sled stores, one JSON value per record.
+//!
+//! These types hold no plaintext secret: URLs and the token are kept as armored age
+//! ciphertexts (encrypted to the identity in use), a redacted form for display, and a
+//! SHA-256 fingerprint that lets `plan` detect a rotation without decrypting.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the last apply left behind, as `plan` compares against it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Incremented by every apply that changed something; 0 for a new state.
+    pub serial: u64,
+    /// Sorted by id.
+    pub webhooks: Vec<AppliedWebhook>,
+    pub token: Option<AppliedToken>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedWebhook {
+    pub id: String,
+    pub name: String,
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    pub url: SealedSecret,
+    /// Slack team (workspace) id from the URL, such as `T0001`.
+    pub team: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub rotated_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedToken {
+    pub secret: SealedSecret,
+    pub set_at: u64,
+    pub rotated_at: Option<u64>,
+}
+
+/// A secret at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    /// Armored age ciphertext, encrypted to the recipients of the identity that applied it.
+    pub armored: String,
+    /// `sha256:<hex>` of the plaintext.
+    pub fingerprint: String,
+    /// For display: a redacted URL, or `xoxb-****` for a token.
+    pub redacted: String,
+}
+
+/// What one apply writes. Computed by `apply`, stored in one transaction by `state`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writes {
+    pub put: Vec<AppliedWebhook>,
+    pub delete: Vec<String>,
+    pub token: TokenWrite,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TokenWrite {
+    #[default]
+    Keep,
+    Put(AppliedToken),
+    Delete,
+}
+
+impl Writes {
+    pub fn is_empty(&self) -> bool {
+        self.put.is_empty() && self.delete.is_empty() && self.token == TokenWrite::Keep
+    }
+}
+
+impl Applied {
+    /// The state after `writes`, as the store will hold it after a commit.
+    #[must_use]
+    pub fn with(&self, writes: &Writes) -> Applied {
+        let mut webhooks: std::collections::BTreeMap<String, AppliedWebhook> =
+            self.webhooks.iter().map(|w| (w.id.clone(), w.clone())).collect();
+        for id in &writes.delete {
+            webhooks.remove(id);
+        }
+        for webhook in &writes.put {
+            webhooks.insert(webhook.id.clone(), webhook.clone());
+        }
+        let token = match &writes.token {
+            TokenWrite::Keep => self.token.clone(),
+            TokenWrite::Put(token) => Some(token.clone()),
+            TokenWrite::Delete => None,
+        };
+        Applied {
+            serial: self.serial + 1,
+            webhooks: webhooks.into_values().collect(),
+            token,
+        }
+    }
+}
