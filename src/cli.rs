@@ -93,8 +93,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write hookwarden.1 and hookwarden-COMMAND.1 into DIR.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -166,11 +170,23 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
             clap_complete::generate(*shell, &mut Cli::command(), "hookwarden", &mut out);
             Ok(Exit::Success)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(Error::Output)?;
+        Command::Man { out_dir } => {
+            man_pages(out_dir.as_deref(), &mut out).map_err(Error::Output)?;
             Ok(Exit::Success)
         }
     }
+}
+
+fn man_pages(out_dir: Option<&std::path::Path>, out: &mut dyn Write) -> std::io::Result<()> {
+    let command = Cli::command();
+    let Some(dir) = out_dir else {
+        return clap_mangen::Man::new(command).render(out);
+    };
+    std::fs::create_dir_all(dir)?;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("hookwarden-{}", sub.get_name());
+        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        clap_mangen::Man::new(sub.clone().name(name)).render(&mut file)?;
+    }
+    clap_mangen::Man::new(command).render(&mut std::fs::File::create(dir.join("hookwarden.1"))?)
 }

@@ -59,7 +59,10 @@ pub enum Error {
     #[error("nothing to encrypt: standard input was empty")]
     EmptyInput,
     #[error("no recipients to encrypt to")]
-    NoRecipients,
+    NoRecipients {
+        /// The config file whose `recipients:` were looked for.
+        config: std::path::PathBuf,
+    },
     #[error("cannot read standard input")]
     Stdin(#[source] std::io::Error),
     #[error("cannot write the output")]
@@ -73,9 +76,11 @@ impl Error {
             Error::Config(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 Some("pass the file with -c FILE or set HOOKWARDEN_CONFIG".to_owned())
             }
-            Error::NoRecipients => Some(
-                "pass -r age1… or -R FILE, or list the public keys under `recipients:` in the config file (-c)".to_owned(),
-            ),
+            Error::NoRecipients { config } => Some(format!(
+                "pass -r age1… or -R FILE, or list public keys under `recipients:` in {}{}",
+                config.display(),
+                if config.exists() { "" } else { " (which does not exist; name another with -c)" }
+            )),
             Error::EmptyInput => Some("pipe the secret in, or paste it and press Ctrl-D".to_owned()),
             Error::NoIdentity { .. } => Some(
                 "pass --identity FILE, or set HOOKWARDEN_AGE_KEY (the key) or HOOKWARDEN_IDENTITY (a path)".to_owned(),

@@ -24,7 +24,8 @@ pub fn run(
     }
     let mut text = Zeroizing::new(String::new());
     input.read_to_string(&mut text).map_err(Error::Stdin)?;
-    let secret = text.trim_end_matches(['\n', '\r']);
+    // Webhook URLs and tokens never begin or end with whitespace; `echo` adds some.
+    let secret = text.trim();
     if secret.is_empty() {
         return Err(Error::EmptyInput);
     }
@@ -44,7 +45,9 @@ fn recipients(global: &Global, args: &EncryptArgs) -> Result<Recipients, Error> 
         recipients = Recipients::parse(&config::recipients(&global.config)?)?;
     }
     if recipients.is_empty() {
-        return Err(Error::NoRecipients);
+        return Err(Error::NoRecipients {
+            config: global.config.clone(),
+        });
     }
     Ok(recipients)
 }

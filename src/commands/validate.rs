@@ -7,11 +7,11 @@ use serde::Serialize;
 use crate::cli::{Format, Global};
 use crate::config::{self, ConfigError, Problem};
 use crate::error::{Error, Exit};
-use crate::secrets;
+use crate::secrets::{self, Keyring};
 
 /// What `validate --format json` prints.
-#[derive(Debug, Serialize)]
-struct Outcome<'a> {
+#[derive(Debug, Default, Serialize)]
+struct Outcome {
     file: String,
     valid: bool,
     webhooks: usize,
@@ -19,7 +19,10 @@ struct Outcome<'a> {
     /// Whether secrets were decrypted and their values checked.
     secrets_checked: bool,
     identity: Option<String>,
-    problems: &'a [Problem],
+    problems: Vec<Problem>,
+    /// An error that stopped the check before any problem could be listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
@@ -29,49 +32,47 @@ pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
             format: "markdown",
         });
     }
-    let file = global.config.display().to_string();
-    let checked = (|| -> Result<_, Error> {
-        let config = config::load(&global.config)?;
-        let keyring = secrets::discover(global.identity.as_deref(), |name| std::env::var_os(name))?;
-        if let Some(keyring) = &keyring {
-            config::open(&config, keyring).map_err(ConfigError::Invalid)?;
+    let mut outcome = Outcome {
+        file: global.config.display().to_string(),
+        ..Outcome::default()
+    };
+    match check(global, &mut outcome) {
+        Ok(()) => {
+            outcome.valid = true;
+            match global.format {
+                Format::Json => print_json(out, &outcome)?,
+                _ => print_text(out, &outcome).map_err(Error::Output)?,
+            }
+            Ok(Exit::Success)
         }
-        Ok((config, keyring))
-    })();
-    let (config, keyring) = match checked {
-        Ok(checked) => checked,
-        Err(Error::Config(ConfigError::Invalid(report))) if global.format == Format::Json => {
-            let outcome = Outcome {
-                file,
-                valid: false,
-                webhooks: 0,
-                bot_token: false,
-                secrets_checked: false,
-                identity: None,
-                problems: &report.problems,
-            };
+        Err(error) if global.format == Format::Json => {
+            match error {
+                Error::Config(ConfigError::Invalid(report)) => outcome.problems = report.problems,
+                other => outcome.error = Some(other.to_string()),
+            }
             print_json(out, &outcome)?;
-            return Ok(Exit::Failure);
+            Ok(Exit::Failure)
         }
-        Err(error) => return Err(error),
-    };
-    let outcome = Outcome {
-        file,
-        valid: true,
-        webhooks: config.webhooks.len(),
-        bot_token: config.slack.bot_token.is_some(),
-        secrets_checked: keyring.is_some(),
-        identity: keyring.as_ref().map(|k| k.source().to_string()),
-        problems: &[],
-    };
-    match global.format {
-        Format::Json => print_json(out, &outcome)?,
-        Format::Text | Format::Markdown => print_text(out, &outcome).map_err(Error::Output)?,
+        Err(error) => Err(error),
     }
-    Ok(Exit::Success)
 }
 
-fn print_text(out: &mut dyn Write, outcome: &Outcome<'_>) -> std::io::Result<()> {
+/// Fills `outcome` as far as the checks get.
+fn check(global: &Global, outcome: &mut Outcome) -> Result<(), Error> {
+    let config = config::load(&global.config)?;
+    outcome.webhooks = config.webhooks.len();
+    outcome.bot_token = config.slack.bot_token.is_some();
+    let keyring: Option<Keyring> =
+        secrets::discover(global.identity.as_deref(), |name| std::env::var_os(name))?;
+    if let Some(keyring) = keyring {
+        outcome.identity = Some(keyring.source().to_string());
+        config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
+        outcome.secrets_checked = true;
+    }
+    Ok(())
+}
+
+fn print_text(out: &mut dyn Write, outcome: &Outcome) -> std::io::Result<()> {
     let webhooks = match outcome.webhooks {
         1 => "1 webhook".to_owned(),
         n => format!("{n} webhooks"),
@@ -95,7 +96,7 @@ fn print_text(out: &mut dyn Write, outcome: &Outcome<'_>) -> std::io::Result<()>
     }
 }
 
-fn print_json(out: &mut dyn Write, outcome: &Outcome<'_>) -> Result<(), Error> {
+fn print_json(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
     let json = serde_json::to_string_pretty(outcome).expect("the outcome serializes");
     writeln!(out, "{json}").map_err(Error::Output)
 }

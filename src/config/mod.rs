@@ -22,7 +22,7 @@ pub use problem::{Position, Problem, Report};
 pub use validate::slug;
 pub use values::{BotToken, WebhookUrl};
 
-use crate::secrets::{Keyring, decrypt};
+use crate::secrets::{Keyring, Secret, SecretsError, decrypt};
 
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
@@ -147,53 +147,28 @@ pub fn digest(text: &str) -> String {
 /// Decrypts every secret of `config` and checks the plaintexts.
 pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
     let mut problems = Vec::new();
-    let mut unseal = |sealed: &Sealed| match decrypt(&sealed.armored, keyring) {
-        Ok(secret) => Some(secret),
-        Err(error) => {
-            problems.push(
-                Problem::new("decrypt-failed", sealed.at, format!("cannot decrypt `{}` with the identity {}: {error}", sealed.field, keyring.source()))
-                    .help(format!(
-                        "encrypt it to this identity (its recipient is {}) with `hookwarden encrypt`, or use the identity it was encrypted to",
-                        keyring.recipients().names().join(", ")
-                    )),
-            );
-            None
-        }
-    };
-    let mut refused = Vec::new();
-    let webhooks: Vec<DesiredWebhook> = config
-        .webhooks
-        .iter()
-        .filter_map(|webhook| {
-            let secret = unseal(&webhook.url)?;
-            let url = WebhookUrl::parse(secret)
-                .map_err(|r| refused.push(("invalid-url", &webhook.url, r)))
-                .ok()?;
-            Some(DesiredWebhook {
+    let mut webhooks = Vec::with_capacity(config.webhooks.len());
+    for webhook in &config.webhooks {
+        let url = unseal(&webhook.url, keyring).and_then(|secret| {
+            WebhookUrl::parse(secret).map_err(|r| refused("invalid-url", &webhook.url, r))
+        });
+        match url {
+            Ok(url) => webhooks.push(DesiredWebhook {
                 id: webhook.id.clone(),
                 name: webhook.name.clone(),
                 channel: webhook.channel.clone(),
                 mentions: webhook.mentions.iter().map(|m| m.text.clone()).collect(),
                 url,
-            })
-        })
-        .collect();
+            }),
+            Err(problem) => problems.push(problem),
+        }
+    }
     let bot_token = config.slack.bot_token.as_ref().and_then(|sealed| {
-        let secret = unseal(sealed)?;
-        BotToken::parse(secret)
-            .map_err(|r| refused.push(("invalid-token", sealed, r)))
+        unseal(sealed, keyring)
+            .and_then(|secret| BotToken::parse(secret).map_err(|r| refused("invalid-token", sealed, r)))
+            .map_err(|problem| problems.push(problem))
             .ok()
     });
-    for (code, sealed, refusal) in refused {
-        problems.push(
-            Problem::new(
-                code,
-                sealed.at,
-                format!("`{}`: {}", sealed.field, refusal.message),
-            )
-            .help(refusal.help),
-        );
-    }
     if problems.is_empty() {
         return Ok(Desired { webhooks, bot_token });
     }
@@ -202,4 +177,32 @@ pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
         file: config.file.clone(),
         problems,
     })
+}
+
+/// The plaintext of `sealed`, without the surrounding whitespace that `echo … | age`
+/// leaves in it.
+fn unseal(sealed: &Sealed, keyring: &Keyring) -> Result<Secret, Problem> {
+    match decrypt(&sealed.armored, keyring) {
+        Ok(secret) => Ok(Secret::new(secret.expose().trim())),
+        Err(SecretsError::NotForThisIdentity) => Err(Problem::new(
+            "decrypt-failed",
+            sealed.at,
+            format!("cannot decrypt `{}` with the identity {}: it was not encrypted to this identity", sealed.field, keyring.source()),
+        )
+        .help(format!(
+            "encrypt the value to this identity (its recipient is {}) with `hookwarden encrypt`, or use the identity it was encrypted to",
+            keyring.recipients().names().join(", ")
+        ))),
+        Err(error) => Err(Problem::new("malformed-ciphertext", sealed.at, format!("cannot decrypt `{}`: {error}", sealed.field))
+            .help("the block is damaged: paste the whole block printed by `hookwarden encrypt` again, from BEGIN to END")),
+    }
+}
+
+fn refused(code: &'static str, sealed: &Sealed, refusal: values::Refusal) -> Problem {
+    Problem::new(
+        code,
+        sealed.at,
+        format!("`{}`: {}", sealed.field, refusal.message),
+    )
+    .help(refusal.help)
 }

@@ -31,7 +31,13 @@ pub fn parse(text: &str, positions: &Positions) -> (Parsed, Vec<Problem>) {
                     column: l.column(),
                 })
                 .unwrap_or_default();
-            problems.push(Problem::new("yaml-syntax", at, format!("invalid YAML: {error}")));
+            // serde_yaml repeats the position in its message; it is in `at` already.
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            problems.push(
+                Problem::new("yaml-syntax", at, format!("invalid YAML: {message}"))
+                    .help("fix the YAML at this position (indentation, quotes, nesting)"),
+            );
             return (Parsed::default(), problems);
         }
     };
@@ -63,25 +69,16 @@ pub fn parse(text: &str, positions: &Positions) -> (Parsed, Vec<Problem>) {
         top: entry::<RawConfig>(Value::Mapping(top), "", positions, &mut problems),
         webhooks: Vec::new(),
     };
-    match webhooks {
-        Value::Sequence(items) => {
-            for (i, item) in items.into_iter().enumerate() {
-                if let Some(webhook) =
-                    entry::<RawWebhook>(item, &format!("webhooks[{i}]"), positions, &mut problems)
-                {
-                    parsed.webhooks.push((i, webhook));
-                }
+    // A `webhooks` that is not a list was reported and removed by the structural pass,
+    // and items it blanked were reported there too.
+    if let Value::Sequence(items) = webhooks {
+        for (i, item) in items.into_iter().enumerate().filter(|(_, item)| !item.is_null()) {
+            if let Some(webhook) =
+                entry::<RawWebhook>(item, &format!("webhooks[{i}]"), positions, &mut problems)
+            {
+                parsed.webhooks.push((i, webhook));
             }
         }
-        Value::Null => {}
-        _ => problems.push(
-            Problem::new(
-                "invalid-type",
-                positions.value("webhooks"),
-                "`webhooks` must be a list",
-            )
-            .help("write each webhook as a list item starting with `- name:`"),
-        ),
     }
     (parsed, problems)
 }
@@ -97,16 +94,17 @@ fn entry<T: DeserializeOwned>(
     match serde_path_to_error::deserialize(value) {
         Ok(entry) => Some(entry),
         Err(error) => {
-            let inner = error.inner().to_string();
-            if !inner.starts_with("missing field") {
+            // Missing keys were reported by the structural pass, and so were wrong types;
+            // serde's own message would quote the value, which may be a secret.
+            if !error.inner().to_string().starts_with("missing field") {
                 let field = join(path, &error.path().to_string());
                 problems.push(
                     Problem::new(
-                        "invalid-type",
+                        "invalid-value",
                         positions.value(&field),
-                        format!("`{field}`: {inner}"),
+                        format!("`{field}` has a value hookwarden cannot read"),
                     )
-                    .help("see schema/hookwarden.schema.json for the type each key takes"),
+                    .help("see schema/hookwarden.schema.json for what each key takes"),
                 );
             }
             None

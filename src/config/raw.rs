@@ -16,7 +16,10 @@ use serde::de::IgnoredAny;
 #[schemars(title = "hookwarden desired state")]
 pub struct RawConfig {
     /// Format version of this file. Must be 1.
-    pub version: u32,
+    // Optional here only so that a wrongly typed version, already reported by the
+    // structural pass, does not hide the rest of the file's problems.
+    #[schemars(required, range(min = 1, max = 1))]
+    pub version: Option<u32>,
     /// age recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`) that `hookwarden encrypt`
     /// encrypts to when no `-r`/`-R` is given.
     #[serde(default)]
@@ -56,11 +59,12 @@ pub struct RawWebhook {
     /// Stable key: `a`-`z`, `0`-`9` and `-`, 1 to 64 characters. Defaults to a slug of
     /// `name`. Renaming a webhook keeps its history only while its id stays the same.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[a-z0-9-]{1,64}$"))]
     pub id: Option<String>,
     /// Display name, shown in plans and status. Required.
     // Optional here only so that a missing name, already reported by the structural pass,
     // does not hide the entry's other problems.
-    #[schemars(required)]
+    #[schemars(required, length(min = 1))]
     pub name: Option<String>,
     /// The channel the webhook posts to, as a label (`#alerts`). Slack posts to the
     /// channel chosen when the webhook was created; this is never sent as an override.

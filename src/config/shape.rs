@@ -1,18 +1,21 @@
-//! The structural pass: unknown keys and missing required keys, all of them at once.
+//! The structural pass: unknown keys, missing keys and values of the wrong type, all of
+//! them at once.
 //!
-//! serde stops at the first unknown field, so before deserializing, the document is
-//! walked beside the JSON Schema generated from the raw types: the schema is the one
-//! list of known keys, shared with editors. Unknown keys are reported (with a
-//! did-you-mean) and removed, so the rest of the entry still gets checked.
+//! serde stops at the first problem, so before deserializing, the document is walked
+//! beside the JSON Schema generated from the raw types: the schema is the one list of
+//! keys and types, shared with editors. A key that is unknown or has the wrong type is
+//! reported and removed (a list item is blanked), so the rest of the entry still gets
+//! checked. Messages name the kind of a value, never the value: it may be a secret.
 
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
 use super::positions::Positions;
-use super::problem::Problem;
+use super::problem::{Position, Problem};
+use crate::secrets::looks_secret;
 
-/// Reports unknown and missing keys of `document` against `schema`, and removes the
-/// unknown ones.
+/// Reports unknown keys, missing keys and wrongly typed values of `document` against
+/// `schema`, and takes them out of `document`.
 pub fn check(document: &mut Yaml, schema: &Json, positions: &Positions) -> Vec<Problem> {
     let mut walk = Walk {
         root: schema,
@@ -30,7 +33,16 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    fn node(&mut self, value: &mut Yaml, schema: &'a Json, path: &str) {
+    /// Checks `value` against `schema`; false when it has the wrong type and was reported.
+    fn node(&mut self, value: &mut Yaml, schema: &'a Json, path: &str) -> bool {
+        let allowed = self.types(schema);
+        let found = kind(value);
+        let plaintext_secret = found == "string" && self.is_secret(schema);
+        if !allowed.is_empty() && !allowed.iter().any(|t| fits(found, t)) && !plaintext_secret {
+            self.problems
+                .push(wrong_type(path, &allowed, found, self.positions.value(path)));
+            return false;
+        }
         match value {
             Yaml::Mapping(mapping) => {
                 if let Some(object) = self.branch(schema, "properties") {
@@ -40,12 +52,16 @@ impl<'a> Walk<'a> {
             Yaml::Sequence(items) => {
                 if let Some(item_schema) = self.branch(schema, "items").and_then(|s| s.get("items")) {
                     for (i, item) in items.iter_mut().enumerate() {
-                        self.node(item, item_schema, &format!("{path}[{i}]"));
+                        if !self.node(item, item_schema, &format!("{path}[{i}]")) {
+                            // Blanked rather than removed, so later items keep their index.
+                            *item = Yaml::Null;
+                        }
                     }
                 }
             }
             _ => {}
         }
+        true
     }
 
     fn mapping(&mut self, mapping: &mut serde_yaml::Mapping, object: &'a Json, path: &str) {
@@ -53,21 +69,6 @@ impl<'a> Walk<'a> {
         let known: Vec<&str> = properties
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let mut unknown = Vec::new();
-        for (key, child) in mapping.iter_mut() {
-            let name = key_text(key);
-            let child_path = join(path, &name);
-            if let Some(child_schema) = properties.and_then(|p| p.get(&name)) {
-                self.node(child, child_schema, &child_path);
-            } else {
-                let at = self.positions.key(&child_path);
-                self.problems.push(unknown_key(&name, path, &known, at));
-                unknown.push(key.clone());
-            }
-        }
-        for key in unknown {
-            mapping.remove(&key);
-        }
         let required = object.get("required").and_then(Json::as_array);
         for name in required.into_iter().flatten().filter_map(Json::as_str) {
             if !mapping.contains_key(name) {
@@ -75,6 +76,48 @@ impl<'a> Walk<'a> {
                     .push(missing_key(name, path, self.positions.value(path)));
             }
         }
+        let mut rejected = Vec::new();
+        for (key, child) in mapping.iter_mut() {
+            let name = key_text(key);
+            let child_path = join(path, &name);
+            if let Some(child_schema) = properties.and_then(|p| p.get(&name)) {
+                if !self.node(child, child_schema, &child_path) {
+                    rejected.push(key.clone());
+                }
+            } else {
+                let at = self.positions.key(&child_path);
+                self.problems.push(unknown_key(&name, path, &known, at));
+                rejected.push(key.clone());
+            }
+        }
+        for key in rejected {
+            mapping.remove(&key);
+        }
+    }
+
+    /// The JSON types `schema` allows, through `$ref` and `anyOf`; empty for any.
+    fn types(&self, schema: &'a Json) -> Vec<&'a str> {
+        let schema = self.resolve(schema);
+        match schema.get("type") {
+            Some(Json::String(t)) => vec![t.as_str()],
+            Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).collect(),
+            _ => match schema
+                .get("anyOf")
+                .or_else(|| schema.get("oneOf"))
+                .and_then(Json::as_array)
+            {
+                Some(branches) => branches.iter().flat_map(|b| self.types(b)).collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// An age-encrypted secret. A plain string is let through here so that validation
+    /// can report it as a plaintext secret, with how to encrypt it.
+    fn is_secret(&self, schema: &'a Json) -> bool {
+        self.branch(schema, "properties")
+            .and_then(|s| s.get("properties"))
+            .is_some_and(|p| p.get("age").is_some())
     }
 
     /// `schema` itself, or the branch of it (through `$ref` and `anyOf`) that has `field`.
@@ -97,13 +140,80 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn unknown_key(name: &str, path: &str, known: &[&str], at: super::problem::Position) -> Problem {
+/// The JSON Schema type of a YAML value.
+fn kind(value: &Yaml) -> &'static str {
+    match value {
+        Yaml::Null => "null",
+        Yaml::Bool(_) => "boolean",
+        Yaml::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Yaml::Number(_) => "number",
+        Yaml::String(_) => "string",
+        Yaml::Sequence(_) => "array",
+        Yaml::Mapping(_) => "object",
+        Yaml::Tagged(_) => "tagged",
+    }
+}
+
+fn fits(found: &str, allowed: &str) -> bool {
+    found == allowed || (found == "integer" && allowed == "number")
+}
+
+fn described(kind: &str) -> &'static str {
+    match kind {
+        "null" => "empty",
+        "boolean" => "true or false",
+        "integer" => "an integer",
+        "number" => "a number",
+        "string" => "a string",
+        "array" => "a list",
+        "object" => "a mapping",
+        _ => "a tagged value (`!tag`), which hookwarden does not read",
+    }
+}
+
+fn wrong_type(path: &str, allowed: &[&str], found: &str, at: Position) -> Problem {
+    let expected: Vec<&str> = allowed
+        .iter()
+        .filter(|t| **t != "null")
+        .map(|t| described(t))
+        .collect();
+    let place = if path.is_empty() {
+        "the file".to_owned()
+    } else {
+        format!("`{path}`")
+    };
+    Problem::new(
+        "invalid-type",
+        at,
+        format!(
+            "{place} must be {}, not {}",
+            expected.join(" or "),
+            described(found)
+        ),
+    )
+    .help("see schema/hookwarden.schema.json (or examples/hookwarden.yaml) for what each key takes")
+}
+
+fn unknown_key(name: &str, path: &str, known: &[&str], at: Position) -> Problem {
     let place = if path.is_empty() {
         "at the top level".to_owned()
     } else {
         format!("in `{path}`")
     };
-    let problem = Problem::new("unknown-key", at, format!("unknown key `{name}` {place}"));
+    if name == "<<" {
+        return Problem::new(
+            "unknown-key",
+            at,
+            format!("YAML merge keys (`<<`) are not supported {place}"),
+        )
+        .help("write the keys out in each entry");
+    }
+    let shown = if looks_secret(name) {
+        "(a value that looks like a secret)".to_owned()
+    } else {
+        format!("`{}`", truncated(name, 40))
+    };
+    let problem = Problem::new("unknown-key", at, format!("unknown key {shown} {place}"));
     let suggestion = known
         .iter()
         .map(|k| (strsim::jaro_winkler(name, k), k))
@@ -118,7 +228,7 @@ fn unknown_key(name: &str, path: &str, known: &[&str], at: super::problem::Posit
     }
 }
 
-fn missing_key(name: &str, path: &str, at: super::problem::Position) -> Problem {
+fn missing_key(name: &str, path: &str, at: Position) -> Problem {
     let place = if path.is_empty() {
         "the file".to_owned()
     } else {
@@ -137,6 +247,14 @@ fn missing_key(name: &str, path: &str, at: super::problem::Position) -> Problem 
         format!("{place} is missing the required key `{name}`"),
     )
     .help(help)
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+pub(super) fn truncated(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 fn backticked(names: &[&str]) -> String {
@@ -161,6 +279,6 @@ pub(super) fn key_text(key: &Yaml) -> String {
         Yaml::Number(n) => n.to_string(),
         Yaml::Bool(b) => b.to_string(),
         Yaml::Null => "null".to_owned(),
-        _ => "?".to_owned(),
+        _ => "(a complex key)".to_owned(),
     }
 }

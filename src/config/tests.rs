@@ -73,20 +73,38 @@ fn rules_checked_without_a_key() {
         ("more than one document", "version: 1\n---\nversion: 1\n".into(), vec![("yaml-syntax", 3, 1, "the file holds more than one YAML document")]),
         ("empty file", "# nothing\n".into(), vec![("empty-file", 1, 1, "the file is empty")]),
         ("not a mapping", "- a\n".into(), vec![("invalid-type", 1, 1, "the file must be a mapping of keys to values")]),
-        ("wrong type", "version: one\n".into(), vec![("invalid-type", 1, 10, "`version`: invalid type: string \"one\", expected u32")]),
+        ("wrong type", "version: one\n".into(), vec![("invalid-type", 1, 10, "`version` must be an integer, not a string")]),
+        ("a wrong type hides nothing else", "version: one\nrecipients: [age1nope]\nslack: {api_url: \"http://x\"}\n".into(), vec![
+            ("invalid-type", 1, 10, "`version` must be an integer, not a string"),
+            ("invalid-recipient", 2, 14, "`age1nope` is not an age recipient"),
+            ("invalid-api-url", 3, 18, "`slack.api_url` must be an https URL"),
+        ]),
+        ("null required value", "version: 1\nwebhooks:\n  - name: Ops\n    url: ~\n".into(), vec![("invalid-type", 4, 10, "`webhooks[0].url` must be a mapping, not empty")]),
+        ("empty list item", format!("version: 1\nwebhooks:\n  -\n  - name: Ops\n    url: {ok}\n"), vec![("invalid-type", 3, 4, "`webhooks[0]` must be a mapping, not empty")]),
+        ("a list as a secret", "version: 1\nwebhooks:\n  - name: Ops\n    url: [x]\n".into(), vec![("invalid-type", 4, 10, "`webhooks[0].url` must be a mapping, not a list")]),
+        ("a secret where an entry belongs", format!("version: 1\nwebhooks:\n  - {URL}\n"), vec![("invalid-type", 3, 5, "`webhooks[0]` must be a mapping, not a string")]),
+        ("a secret as a key", format!("version: 1\nwebhooks:\n  - {{name: Ops, {URL}: 1, url: {ok}}}\n"), vec![("unknown-key", 3, 17, "unknown key (a value that looks like a secret) in `webhooks[0]`")]),
+        ("a private key as a recipient", "version: 1\nrecipients: [AGE-SECRET-KEY-1FAKEFAKE]\n".into(), vec![("invalid-recipient", 2, 14, "a private key or secret (never list one as a recipient; list its public key, as `age-keygen -y` prints it) is not an age recipient")]),
+        ("merge keys", "version: 1\n<<: {webhooks: []}\n".into(), vec![("unknown-key", 2, 1, "YAML merge keys (`<<`) are not supported at the top level")]),
         ("unknown key, top level", "version: 1\nwebhook: []\n".into(), vec![("unknown-key", 2, 1, "unknown key `webhook` at the top level")]),
         ("unknown key, webhook", format!("version: 1\nwebhooks:\n  - name: Ops\n    chanel: x\n    url: {ok}\n"), vec![("unknown-key", 4, 5, "unknown key `chanel` in `webhooks[0]`")]),
         ("unknown key, secret", "version: 1\nslack:\n  bot_token: {age: x, agee: y}\n".into(), vec![("malformed-ciphertext", 3, 15, "`slack.bot_token.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"), ("unknown-key", 3, 23, "unknown key `agee` in `slack.bot_token`")]),
         ("missing version", "webhooks: []\n".into(), vec![("missing-key", 1, 1, "the file is missing the required key `version`")]),
         ("missing name", format!("version: 1\nwebhooks:\n  - url: {ok}\n"), vec![("missing-key", 3, 5, "`webhooks[0]` is missing the required key `name`")]),
         ("missing url", "version: 1\nwebhooks:\n  - name: Ops\n".into(), vec![("missing-key", 3, 5, "`webhooks[0]` is missing the required key `url`")]),
-        ("webhooks not a list", "version: 1\nwebhooks: {name: Ops}\n".into(), vec![("invalid-type", 2, 11, "`webhooks` must be a list")]),
+        ("webhooks not a list", "version: 1\nwebhooks: {name: Ops}\n".into(), vec![("invalid-type", 2, 11, "`webhooks` must be a list, not a mapping")]),
         ("empty name", format!("version: 1\nwebhooks:\n  - name: \"  \"\n    url: {ok}\n"), vec![("empty-name", 3, 11, "`webhooks[0].name` is empty")]),
         ("id charset", format!("version: 1\nwebhooks:\n  - id: Ops_Team\n    name: Ops\n    url: {ok}\n"), vec![("invalid-id", 3, 9, "`Ops_Team` is not a valid webhook id")]),
         ("id length", format!("version: 1\nwebhooks:\n  - id: {}\n    name: Ops\n    url: {ok}\n", "a".repeat(65)), vec![("invalid-id", 3, 9, &*Box::leak(format!("`{}` is not a valid webhook id", "a".repeat(65)).into_boxed_str()))]),
         ("id empty", format!("version: 1\nwebhooks:\n  - id: \"\"\n    name: Ops\n    url: {ok}\n"), vec![("invalid-id", 3, 9, "`` is not a valid webhook id")]),
         ("no id from name", format!("version: 1\nwebhooks:\n  - name: \"!!!\"\n    url: {ok}\n"), vec![("invalid-id", 3, 11, "no id can be derived from the name `!!!`")]),
-        ("duplicate id", format!("version: 1\nwebhooks:\n  - id: ops\n    name: A\n    url: {ok}\n  - name: Ops\n    url: {ok}\n"), vec![("duplicate-id", 6, 5, "webhook id `ops` is used twice")]),
+        ("duplicate id", format!("version: 1\nwebhooks:\n  - id: ops\n    name: A\n    url: {ok}\n  - name: Ops\n    url: {ok}\n"), vec![("duplicate-id", 6, 11, "webhook id `ops` is used twice")]),
+        ("duplicate id beside other problems", format!("version: 1\nwebhooks:\n  - id: ops\n    nmae: A\n    url: {ok}\n  - id: ops\n    name: B\n    url: {URL}\n"), vec![
+            ("missing-key", 3, 5, "`webhooks[0]` is missing the required key `name`"),
+            ("unknown-key", 4, 5, "unknown key `nmae` in `webhooks[0]`"),
+            ("duplicate-id", 6, 9, "webhook id `ops` is used twice"),
+            ("plaintext-secret", 8, 5, "`webhooks[1].url` is not encrypted: the webhook URL must be an age-encrypted secret"),
+        ]),
         ("unsupported version", "version: 2\n".into(), vec![("unsupported-version", 1, 10, "version 2 is not supported; this hookwarden reads version 1")]),
         ("plaintext url", format!("version: 1\nwebhooks:\n  - name: Ops\n    url: {URL}\n"), vec![("plaintext-secret", 4, 5, "`webhooks[0].url` is not encrypted: the webhook URL must be an age-encrypted secret")]),
         ("plaintext token", "version: 1\nslack:\n  bot_token: xoxb-fake\n".into(), vec![("plaintext-secret", 3, 3, "`slack.bot_token` is not encrypted: the bot token must be an age-encrypted secret")]),
@@ -108,7 +126,7 @@ fn duplicate_ids_point_at_both_entries() {
     );
     let report = parse("f.yaml", &text).expect_err("duplicate");
     let related = report.problems[0].related.as_ref().expect("points at the first");
-    assert_eq!((related.at.line, related.at.column), (3, 5));
+    assert_eq!((related.at.line, related.at.column), (3, 9));
 }
 
 #[test]

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use super::parse::Parsed;
 use super::positions::Positions;
-use super::problem::Problem;
+use super::problem::{Position, Problem};
 use super::raw::{RawSecret, RawSlack, RawWebhook};
+use super::shape::truncated;
 use super::{Config, DEFAULT_API_URL, DEFAULT_SYNC_INTERVAL, Mention, Sealed, Slack, Webhook};
-use crate::secrets::{Recipients, check_armor};
+use crate::secrets::{Recipients, check_armor, shown_recipient};
 
 pub const MAX_ID_LEN: usize = 64;
 
@@ -18,10 +19,15 @@ pub fn validate(
     positions: &Positions,
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
-    let mut check = Check { positions, problems };
+    let mut check = Check {
+        positions,
+        problems,
+        ids: Vec::new(),
+    };
     let top = parsed.top;
     if let Some(top) = &top {
-        check.version(top.version);
+        // A missing or wrongly typed version was reported by the structural pass.
+        check.version(top.version.unwrap_or(1));
         check.recipients(&top.recipients);
     }
     let slack = check.slack(top.as_ref().and_then(|t| t.slack.as_ref()));
@@ -30,7 +36,7 @@ pub fn validate(
         .into_iter()
         .filter_map(|(i, raw)| check.webhook(i, raw))
         .collect();
-    check.unique_ids(&webhooks);
+    check.unique_ids();
     if !problems.is_empty() {
         return None;
     }
@@ -47,6 +53,9 @@ pub fn validate(
 struct Check<'a> {
     positions: &'a Positions,
     problems: &'a mut Vec<Problem>,
+    /// Every valid id seen, with where it is written (or derived from), including those
+    /// of entries with other problems: a duplicate is worth knowing about either way.
+    ids: Vec<(String, Position)>,
 }
 
 impl Check<'_> {
@@ -71,7 +80,7 @@ impl Check<'_> {
         for (i, recipient) in recipients.iter().enumerate() {
             if Recipients::parse(&[recipient]).is_err() {
                 self.report(
-                    Problem::new("invalid-recipient", self.positions.value(&format!("recipients[{i}]")), format!("`{recipient}` is not an age recipient"))
+                    Problem::new("invalid-recipient", self.positions.value(&format!("recipients[{i}]")), format!("{} is not an age recipient", shown_recipient(recipient)))
                         .help("use a public key as `age-keygen -y` prints it (`age1…`), or an `ssh-ed25519`/`ssh-rsa` public key line"),
                 );
             }
@@ -141,6 +150,11 @@ impl Check<'_> {
             );
         }
         let id = self.id(&path, raw.id.as_deref(), &name);
+        if let Some(id) = &id {
+            let field = if raw.id.is_some() { "id" } else { "name" };
+            self.ids
+                .push((id.clone(), self.positions.value(&format!("{path}.{field}"))));
+        }
         if raw.channel.as_deref().is_some_and(|c| c.trim().is_empty()) {
             self.report(
                 Problem::new("empty-channel", self.positions.value(&format!("{path}.channel")), format!("`{path}.channel` is empty"))
@@ -179,7 +193,7 @@ impl Check<'_> {
                     Problem::new(
                         "invalid-id",
                         self.positions.value(&format!("{path}.name")),
-                        format!("no id can be derived from the name `{name}`"),
+                        format!("no id can be derived from the name `{}`", truncated(name, 40)),
                     )
                     .help("add an `id:` of a-z, 0-9 and '-'"),
                 );
@@ -195,7 +209,7 @@ impl Check<'_> {
                 Problem::new(
                     "invalid-id",
                     self.positions.value(&format!("{path}.id")),
-                    format!("`{id}` is not a valid webhook id"),
+                    format!("`{}` is not a valid webhook id", truncated(id, 70)),
                 )
                 .help(format!(
                     "use 1 to {MAX_ID_LEN} characters of a-z, 0-9 and '-', such as `{}`",
@@ -250,22 +264,22 @@ impl Check<'_> {
         }
     }
 
-    fn unique_ids(&mut self, webhooks: &[Webhook]) {
-        let mut first: HashMap<&str, &Webhook> = HashMap::new();
-        for webhook in webhooks {
-            if let Some(earlier) = first.get(webhook.id.as_str()) {
-                let problem = Problem::new(
-                    "duplicate-id",
-                    webhook.at,
-                    format!("webhook id `{}` is used twice", webhook.id),
-                )
-                .related(earlier.at, "first used here")
-                .help("give each webhook a unique `id:` (an id defaults to a slug of the name)");
-                self.report(problem);
-            } else {
-                first.insert(&webhook.id, webhook);
+    fn unique_ids(&mut self) {
+        let mut first: HashMap<&str, Position> = HashMap::new();
+        let mut duplicates = Vec::new();
+        for (id, at) in &self.ids {
+            match first.get(id.as_str()) {
+                Some(earlier) => duplicates.push(
+                    Problem::new("duplicate-id", *at, format!("webhook id `{id}` is used twice"))
+                        .related(*earlier, "first used here")
+                        .help("give each webhook a unique `id:` (an id defaults to a slug of the name)"),
+                ),
+                None => {
+                    first.insert(id, *at);
+                }
             }
         }
+        self.problems.extend(duplicates);
     }
 }
 

@@ -35,7 +35,7 @@ pub fn decrypt(armored: &str, keyring: &Keyring) -> Result<Secret, SecretsError>
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(armored.as_bytes()))
         .map_err(|e| failed(format!("malformed age ciphertext: {e}")))?;
     let mut reader = decryptor.decrypt(keyring.identities()).map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => failed("it was not encrypted to this identity".to_owned()),
+        age::DecryptError::NoMatchingKeys => SecretsError::NotForThisIdentity,
         other => failed(other.to_string()),
     })?;
     let mut plaintext = zeroize::Zeroizing::new(Vec::new());
@@ -57,7 +57,11 @@ pub fn check_armor(armored: &str) -> Result<(), String> {
     if !text.ends_with(END) {
         return Err(format!("it does not end with `{END}`"));
     }
-    age::Decryptor::new_buffered(ArmoredReader::new(text.as_bytes()))
+    let mut decoded = Vec::new();
+    ArmoredReader::new(text.as_bytes())
+        .read_to_end(&mut decoded)
+        .map_err(|e| format!("its armor is not valid: {e}"))?;
+    age::Decryptor::new_buffered(decoded.as_slice())
         .map(drop)
         .map_err(|e| format!("its header is not valid: {e}"))
 }
@@ -116,5 +120,13 @@ mod tests {
                 .unwrap_err()
                 .contains("header")
         );
+        let good = encrypt(&Secret::new("xoxb-fake"), &keyring().recipients()).expect("encrypts");
+        let two_blocks = format!("{good}{good}");
+        assert!(
+            check_armor(&two_blocks).unwrap_err().contains("armor"),
+            "two blocks under one key"
+        );
+        let extra_line = good.replacen('\n', "\nAAAA\n", 2);
+        assert!(check_armor(&extra_line).is_err(), "a line added to the body");
     }
 }

@@ -118,7 +118,12 @@ impl Keyring {
         {
             vec![Key::Ssh(parse_ssh(text).map_err(unusable)?)]
         } else {
-            parse_age_lines(text).map_err(unusable)?
+            parse_age_lines(text).map_err(|reason| match source {
+                IdentitySource::EnvKey if !text.contains("AGE-SECRET-KEY-") => unusable(format!(
+                    "{reason}; HOOKWARDEN_AGE_KEY holds the key itself: to name a key file, set HOOKWARDEN_IDENTITY"
+                )),
+                _ => unusable(reason),
+            })?
         };
         if keys.is_empty() {
             return Err(unusable("it holds no keys".to_owned()));
@@ -246,10 +251,21 @@ impl Recipients {
     }
 }
 
+/// A recipient as messages may show it: a private key or secret pasted in its place is
+/// described, never printed.
+pub fn shown_recipient(text: &str) -> String {
+    if super::looks_secret(text) {
+        "a private key or secret (never list one as a recipient; list its public key, as `age-keygen -y` prints it)".to_owned()
+    } else {
+        let cut: String = text.chars().take(80).collect();
+        format!("`{cut}`")
+    }
+}
+
 fn parse_recipient(text: &str) -> Result<Recipient, SecretsError> {
     let text = text.trim();
     let invalid = || SecretsError::RecipientParse {
-        recipient: text.to_owned(),
+        shown: shown_recipient(text),
     };
     if text.starts_with("age1") {
         x25519::Recipient::from_str(text)

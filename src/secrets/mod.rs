@@ -12,7 +12,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use crypt::{check_armor, decrypt, encrypt};
-pub use identity::{IdentitySource, Keyring, Recipients, discover};
+pub use identity::{IdentitySource, Keyring, Recipients, discover, shown_recipient};
 
 /// A plaintext secret. Formatting never shows it; [`Secret::expose`] does, on purpose.
 #[derive(Clone)]
@@ -48,6 +48,16 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// Whether `text` looks like a secret (a webhook URL, a Slack token, an age private key
+/// or an armored block), so that a message shows its kind instead of its text.
+pub fn looks_secret(text: &str) -> bool {
+    let text = text.trim();
+    text.contains("://")
+        || text.starts_with("xox")
+        || text.to_ascii_uppercase().contains("AGE-SECRET-KEY-")
+        || text.contains("-----BEGIN")
 }
 
 /// `sha256:<hex>` of a secret: lets a plan see that a secret changed without keeping it.
@@ -91,8 +101,13 @@ pub enum SecretsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{recipient}` is not an age recipient (expected `age1…`, `ssh-ed25519 …` or `ssh-rsa …`)")]
-    RecipientParse { recipient: String },
+    #[error("{shown} is not an age recipient (expected `age1…`, `ssh-ed25519 …` or `ssh-rsa …`)")]
+    RecipientParse {
+        /// The recipient as it may be shown: a private key pasted by mistake is not.
+        shown: String,
+    },
+    #[error("it was not encrypted to this identity")]
+    NotForThisIdentity,
     #[error("no recipients to encrypt to")]
     NoRecipients,
     #[error("encryption failed: {reason}")]
