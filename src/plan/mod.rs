@@ -184,3 +184,6 @@ impl Plan {
         deletes > 0 && (deletes == self.applied_webhooks || deletes * 2 > self.applied_webhooks)
     }
 }
+
+#[cfg(test)]
+mod tests;
