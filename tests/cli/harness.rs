@@ -26,7 +26,9 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
-    pub dir: TempDir,
+    root: PathBuf,
+    /// Kept alive when the run consumed its `Test`.
+    owned: Option<TempDir>,
 }
 
 impl Test {
@@ -62,6 +64,26 @@ impl Test {
         format!("{{age: \"{}\"}}", armored.replace('\n', "\\n"))
     }
 
+    /// A config of `webhooks` (id, name, channel, plaintext URL) and maybe a token,
+    /// every secret encrypted to this test's key.
+    pub fn config_of(&self, webhooks: &[(&str, &str, Option<&str>, &str)], token: Option<&str>) -> String {
+        let mut text = format!("version: 1\nrecipients: [{}]\n", self.recipient());
+        if let Some(token) = token {
+            text.push_str(&format!("slack:\n  bot_token: {}\n", self.sealed(token)));
+        }
+        text.push_str("webhooks:\n");
+        for (id, name, channel, url) in webhooks {
+            text.push_str(&format!(
+                "  - id: {id}\n    name: {name}\n    url: {}\n",
+                self.sealed(url)
+            ));
+            if let Some(channel) = channel {
+                text.push_str(&format!("    channel: \"{channel}\"\n"));
+            }
+        }
+        text
+    }
+
     /// A valid config with two webhooks and a token, all encrypted to this test's key.
     pub fn config(&self) -> String {
         format!(
@@ -71,6 +93,15 @@ impl Test {
             self.sealed(URL_OPS),
             self.sealed(URL_GOV)
         )
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `contents` to `name` in this test's directory, replacing it.
+    pub fn write(&self, name: &str, contents: &str) {
+        std::fs::write(self.path(name), contents).expect("write file");
     }
 
     pub fn file(self, name: &str, contents: &str) -> Self {
@@ -95,12 +126,37 @@ impl Test {
         self
     }
 
+    /// Runs the arguments and input given so far; the directory goes with the result.
     pub fn run(self) -> Run {
-        let mut command = assert_cmd::Command::cargo_bin("hookwarden").expect("binary built");
-        command
-            .current_dir(self.dir.path())
-            .args(&self.args)
-            .write_stdin(self.stdin.clone());
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut run = self.exec_with(&args, &self.stdin);
+        run.owned = Some(self.dir);
+        run
+    }
+
+    /// Runs `args` in this test's directory, which stays for further runs.
+    pub fn exec(&self, args: &[&str]) -> Run {
+        self.exec_with(args, "")
+    }
+
+    pub fn exec_with(&self, args: &[&str], stdin: &str) -> Run {
+        let output = assert_cmd::Command::from_std(self.command(args))
+            .write_stdin(stdin.to_owned())
+            .output()
+            .expect("runs");
+        Run {
+            code: output.status.code().expect("exited"),
+            stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+            root: self.dir.path().to_owned(),
+            owned: None,
+        }
+    }
+
+    /// The binary with `args`, in this test's directory and environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("hookwarden"));
+        command.current_dir(self.dir.path()).args(args);
         for (name, _) in std::env::vars() {
             if name.starts_with("HOOKWARDEN_")
                 || ["CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "NO_COLOR"].contains(&name.as_str())
@@ -112,13 +168,7 @@ impl Test {
         for (name, value) in &self.env {
             command.env(name, value);
         }
-        let output = command.output().expect("runs");
-        Run {
-            code: output.status.code().expect("exited"),
-            stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
-            stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
-            dir: self.dir,
-        }
+        command
     }
 }
 
@@ -153,7 +203,7 @@ impl Run {
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.root.join(name)
     }
 }
 

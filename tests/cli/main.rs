@@ -1,5 +1,7 @@
 //! Integration tests: the real `hookwarden` binary, run in a temporary directory.
 
+mod apply;
+mod crash;
 mod encrypt;
 mod harness;
 mod help;

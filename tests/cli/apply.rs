@@ -1,0 +1,383 @@
+//! plan, apply, status and history through the real binary, against a real sled state.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS};
+
+const URL_OPS_2: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeOPS3";
+
+/// A test whose `hookwarden.yaml` holds `webhooks`, with its identity in the environment.
+fn test_with(webhooks: &[(&str, &str, Option<&str>, &str)], token: Option<&str>) -> Test {
+    let test = Test::new();
+    let config = test.config_of(webhooks, token);
+    test.file("hookwarden.yaml", &config)
+        .env("HOOKWARDEN_IDENTITY", "identity.txt")
+}
+
+fn two_webhooks() -> Test {
+    test_with(
+        &[
+            ("ops", "Ops", Some("#ops"), URL_OPS),
+            ("gov", "Gov", None, URL_GOV),
+        ],
+        Some(TOKEN),
+    )
+}
+
+#[test]
+fn detailed_exit_codes_say_whether_there_are_changes() {
+    let test = two_webhooks();
+    test.exec(&["plan", "--detailed-exitcode"]).code(2).no_secrets();
+    test.exec(&["apply", "--auto-approve"]).code(0).no_secrets();
+    let unchanged = test.exec(&["plan", "--detailed-exitcode"]);
+    unchanged.code(0);
+    assert_eq!(
+        unchanged.stdout,
+        "No changes. The applied state (serial 1) matches the desired state.\n"
+    );
+    test.write("hookwarden.yaml", "version: 2\n");
+    test.exec(&["plan", "--detailed-exitcode"]).code(1);
+    test.exec(&["plan", "--bogus", "--detailed-exitcode"]).code(1);
+}
+
+#[test]
+fn apply_is_idempotent_and_recorded() {
+    let test = two_webhooks();
+    let first = test.exec(&["apply", "--auto-approve"]);
+    first.code(0).no_secrets();
+    assert!(first.stdout.ends_with("Apply complete: 2 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set. State serial 1.\n"), "{}", first.stdout);
+    let second = test.exec(&["apply", "--auto-approve"]);
+    second.code(0);
+    assert_eq!(
+        second.stdout,
+        "No changes. The applied state (serial 1) matches the desired state.\n"
+    );
+    let history = test.exec(&["history", "--format", "json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history.stdout).expect("JSON");
+    assert_eq!(
+        entries.as_array().map(Vec::len),
+        Some(1),
+        "an apply without changes is not recorded"
+    );
+    assert_eq!(
+        entries[0]["summary"],
+        "2 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set"
+    );
+    assert!(entries[0]["actor"].as_str().is_some_and(|a| a.contains('@')));
+    assert!(
+        entries[0]["config_digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+}
+
+#[test]
+fn the_json_plan_has_the_documented_shape() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let config = test.config_of(
+        &[
+            ("ops", "Ops", Some("#ops-2"), URL_OPS_2),
+            ("new", "New", None, URL_GOV),
+        ],
+        Some(TOKEN),
+    );
+    test.write("hookwarden.yaml", &config);
+    let run = test.exec(&["plan", "--format", "json"]);
+    run.code(0).no_secrets();
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["state_serial"], 1);
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"create": 1, "update": 0, "rotate": 1, "delete": 1})
+    );
+    let rotate = &plan["changes"][2];
+    assert_eq!(rotate["kind"], "webhook");
+    assert_eq!(rotate["action"], "rotate");
+    assert_eq!(rotate["id"], "ops");
+    assert_eq!(rotate["fields"], serde_json::json!(["url", "channel"]));
+    assert_eq!(
+        rotate["before"]["url"],
+        "https://hooks.slack.com/services/T0FAKE000/B0FAKE001/****OPS1"
+    );
+    assert_eq!(
+        rotate["after"]["url"],
+        "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/****OPS3"
+    );
+    assert_eq!(rotate["after"]["channel"], "#ops-2");
+}
+
+#[test]
+fn re_encrypting_an_unchanged_url_is_no_change() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    // Same plaintexts, fresh ciphertexts: age output is randomised.
+    let config = test.config_of(
+        &[
+            ("ops", "Ops", Some("#ops"), URL_OPS),
+            ("gov", "Gov", None, URL_GOV),
+        ],
+        Some(TOKEN),
+    );
+    test.write("hookwarden.yaml", &config);
+    test.exec(&["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_holds_no_plaintext() {
+    let test = two_webhooks();
+    test.exec(&["plan", "--out", "plan.json"]).code(0).no_secrets();
+    let saved = std::fs::read_to_string(test.path("plan.json")).expect("plan file");
+    for secret in [URL_OPS, URL_GOV, TOKEN, "FAKEfakeFAKEfake"] {
+        assert!(!saved.contains(secret), "the plan file holds a plaintext secret");
+    }
+    let mode = std::fs::metadata(test.path("plan.json"))
+        .expect("metadata")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The file may change after the plan was made: the saved plan is what gets applied.
+    test.write("hookwarden.yaml", "version: 1\n");
+    let run = test.exec(&["apply", "plan.json"]);
+    run.code(0).no_secrets();
+    let status = test.exec(&["status", "--format", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).expect("JSON");
+    assert_eq!(status["webhooks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(status["bot_token"]["set"], true);
+}
+
+#[test]
+fn a_stale_plan_is_refused() {
+    let test = two_webhooks();
+    test.exec(&["plan", "--out", "plan.json"]).code(0);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let run = test.exec(&["apply", "plan.json"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the state changed since the plan was made (serial 0, now 1)\n  help: someone applied since this plan was made: run `hookwarden plan --out FILE` again, review it, and apply the new file\n"
+    );
+}
+
+#[test]
+fn apply_needs_approval_off_a_terminal() {
+    let test = two_webhooks();
+    let run = test.exec(&["apply"]);
+    run.code(1);
+    assert!(
+        run.stdout.contains("2 to create"),
+        "the plan is shown first: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .starts_with("error: refusing to apply without confirmation: standard input is not a terminal\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        test.exec(&["status"]).stdout.contains("Nothing applied yet"),
+        "nothing was applied"
+    );
+}
+
+#[test]
+fn mass_deletion_needs_saying_so() {
+    let test = test_with(
+        &[
+            ("a", "A", None, URL_OPS),
+            ("b", "B", None, URL_GOV),
+            ("c", "C", None, URL_OPS_2),
+        ],
+        None,
+    );
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let config = test.config_of(&[("a", "A", None, URL_OPS)], None);
+    test.write("hookwarden.yaml", &config);
+    let plan = test.exec(&["plan"]);
+    assert!(
+        plan.stdout.contains("Warning: this plan deletes 2 of 3 webhooks"),
+        "{}",
+        plan.stdout
+    );
+    let refused = test.exec(&["apply", "--auto-approve"]);
+    refused.code(1);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: the plan deletes 2 of 3 webhooks\n"),
+        "{}",
+        refused.stderr
+    );
+    test.exec(&["apply", "--auto-approve", "--allow-mass-delete"])
+        .code(0);
+}
+
+#[test]
+fn status_shows_redacted_urls_and_times() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let config = test.config_of(
+        &[
+            ("ops", "Ops", Some("#ops"), URL_OPS_2),
+            ("gov", "Gov", None, URL_GOV),
+        ],
+        None,
+    );
+    test.write("hookwarden.yaml", &config);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let text = test.exec(&["status"]);
+    text.code(0).no_secrets();
+    assert!(
+        text.stdout.starts_with("ID   NAME  CHANNEL  URL"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("https://hooks.slack.com/services/T0FAKE000/B0FAKE003/****OPS3")
+    );
+    assert!(
+        text.stdout.contains("Bot token: not set"),
+        "the token was removed: {}",
+        text.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&test.exec(&["status", "--format", "json"]).stdout).expect("JSON");
+    let ops = &json["webhooks"][1];
+    assert_eq!(ops["id"], "ops");
+    assert!(
+        ops["rotated_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{ops}"
+    );
+    assert!(json["webhooks"][0]["rotated_at"].is_null());
+    assert_eq!(json["state_serial"], 2);
+}
+
+/// Every file under `dir`, as bytes.
+fn files(dir: &Path) -> Vec<Vec<u8>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files(&path));
+        } else {
+            found.push(std::fs::read(&path).expect("readable file"));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_state_directory_holds_no_plaintext_secret() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let state = files(&test.path(".hookwarden"));
+    assert!(!state.is_empty());
+    let stored: Vec<u8> = state.concat();
+    for secret in [URL_OPS, URL_GOV, TOKEN, "FAKEfakeFAKEfake", "not-a-real-token"] {
+        assert!(
+            !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is in the state directory"
+        );
+    }
+    assert!(
+        stored.windows(14).any(|w| w == b"BEGIN AGE ENCR"),
+        "secrets are stored encrypted"
+    );
+}
+
+#[test]
+fn history_verify_finds_an_altered_entry() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let config = test.config_of(&[("ops", "Ops", Some("#ops"), URL_OPS)], Some(TOKEN));
+    test.write("hookwarden.yaml", &config);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    test.exec(&["history", "--verify"]).code(0);
+    {
+        let db = sled::open(test.path(".hookwarden/db")).expect("state opens");
+        let audit = db.open_tree("audit").expect("audit tree");
+        let key = 1u64.to_be_bytes();
+        let mut entry: serde_json::Value =
+            serde_json::from_slice(&audit.get(key).expect("read").expect("entry 1")).expect("JSON");
+        entry["actor"] = "mallory@elsewhere".into();
+        audit
+            .insert(key, serde_json::to_vec(&entry).expect("JSON"))
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    let run = test.exec(&["history", "--verify"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the audit log was altered: entry #1 its content does not match its hash (it was edited)\n"
+    );
+}
+
+#[test]
+fn a_state_in_use_names_its_holder() {
+    let test = two_webhooks();
+    let _held = hookwarden::state::Store::open(
+        &test.path(".hookwarden"),
+        "pid 4242, ci@runner, hookwarden daemon",
+    )
+    .expect("opens");
+    let run = test.exec(&["plan"]);
+    run.code(1);
+    assert!(
+        run.stderr.starts_with("error: the state in .hookwarden is in use by another process (pid 4242, ci@runner, hookwarden daemon)\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_state_from_a_newer_hookwarden_is_refused() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    {
+        let db = sled::open(test.path(".hookwarden/db")).expect("state opens");
+        db.open_tree("meta")
+            .expect("meta")
+            .insert("schema_version", &99u64.to_be_bytes())
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    let run = test.exec(&["status"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the state in .hookwarden was written by a newer hookwarden (state schema 99; this one reads 1): upgrade hookwarden\n"
+    );
+}
+
+#[test]
+fn plan_needs_an_identity() {
+    let test = Test::new();
+    let config = test.config();
+    let run = test.file("hookwarden.yaml", &config).args(&["plan"]).run();
+    run.code(1);
+    assert!(
+        run.stderr.starts_with("error: `plan` needs the age identity"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn markdown_plans_are_for_pull_requests() {
+    let test = two_webhooks();
+    let run = test.exec(&["plan", "--format", "markdown"]);
+    run.code(0).no_secrets();
+    assert!(
+        run.stdout.starts_with(
+            "#### hookwarden plan: 2 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("```diff\n"));
+}
