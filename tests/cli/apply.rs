@@ -381,3 +381,24 @@ fn markdown_plans_are_for_pull_requests() {
     );
     assert!(run.stdout.contains("```diff\n"));
 }
+
+#[test]
+fn the_readme_plans_the_bundled_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let config = format!("{root}/examples/hookwarden.yaml");
+    let identity = format!("{root}/examples/demo-identity.txt");
+    let run = Test::new()
+        .args(&["plan", "-c", &config, "--identity", &identity])
+        .run();
+    run.code(0);
+    assert!(
+        run.stdout
+            .ends_with("Plan: 3 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set.\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.path(".hookwarden").is_dir(),
+        "the state goes to .hookwarden/ by default"
+    );
+}
