@@ -48,8 +48,8 @@ pub enum Error {
     },
     #[error("the plan deletes {deletes} of {total} webhooks")]
     MassDeletion { deletes: usize, total: usize },
-    #[error("refusing to apply without confirmation: standard input is not a terminal")]
-    NotConfirmed,
+    #[error("refusing to apply without confirmation: {why}")]
+    NotConfirmed { why: &'static str },
     #[error("apply cancelled")]
     Cancelled,
     #[error("the saved plan no longer matches the desired and applied state")]
@@ -88,15 +88,13 @@ impl Error {
             Error::MassDeletion { .. } => Some(
                 "check that the file is complete; if these deletions are intended, apply with --allow-mass-delete".to_owned(),
             ),
-            Error::NotConfirmed => Some(
+            Error::NotConfirmed { .. } => Some(
                 "review the plan above and pass --auto-approve, or apply a reviewed plan file: `hookwarden plan --out FILE` then `hookwarden apply FILE`".to_owned(),
             ),
             Error::State(StateError::Stale { .. }) | Error::PlanMismatch => Some(
-                "someone applied since this plan was made: run `hookwarden plan --out FILE` again, review it, and apply the new file".to_owned(),
+                "the plan was made against another state: run `hookwarden plan --out FILE` again, review it, and apply the new file".to_owned(),
             ),
-            Error::State(StateError::Locked { .. }) => Some(
-                "wait for that process to finish, or stop it; while the daemon runs, use its admin socket".to_owned(),
-            ),
+            Error::State(StateError::Locked { .. }) => Some("wait for that process to finish, or stop it".to_owned()),
             _ => None,
         }
     }

@@ -22,12 +22,14 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod directory;
 pub mod error;
 pub mod plan;
 pub mod planfile;
 pub mod reconcile;
 pub mod render;
 pub mod secrets;
+pub mod slack;
 pub mod state;
 
 pub use cli::run;

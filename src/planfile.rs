@@ -1,15 +1,16 @@
 //! Saved plans (`plan --out FILE`, `apply FILE`): what was reviewed, applied exactly.
 //!
-//! A saved plan holds the desired state as the file's own ciphertexts, the serial of
-//! the state it was made against and the file's digest; never a plaintext secret. Apply
-//! decrypts the ciphertexts, plans again, and refuses when the state has moved.
+//! A saved plan holds the desired-state file as it was planned (its secrets are age
+//! ciphertexts), the file's digest and the serial of the state it was made against;
+//! never a plaintext secret. Apply checks the file again as if it were read from disk,
+//! decrypts it, plans again, and refuses when anything moved.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Mention, Position, Sealed, Slack, Webhook};
+use crate::config::{self, Config, ConfigError};
+use crate::error::Error;
 use crate::plan::Plan;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -22,29 +23,11 @@ pub struct SavedPlan {
     pub hookwarden_version: String,
     pub config_file: String,
     pub config_digest: String,
+    /// The desired-state file as it was planned: YAML whose secrets are all age
+    /// ciphertexts (a plaintext secret fails validation before a plan exists).
+    pub config: String,
     pub state_serial: u64,
     pub plan: Plan,
-    pub desired: SavedDesired,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SavedDesired {
-    pub recipients: Vec<String>,
-    pub api_url: String,
-    pub directory_sync_interval_secs: u64,
-    /// Armored age ciphertext, as in the file.
-    pub bot_token: Option<String>,
-    pub webhooks: Vec<SavedWebhook>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SavedWebhook {
-    pub id: String,
-    pub name: String,
-    pub channel: Option<String>,
-    pub mentions: Vec<String>,
-    /// Armored age ciphertext, as in the file.
-    pub url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,69 +59,25 @@ impl SavedPlan {
             hookwarden_version: env!("CARGO_PKG_VERSION").to_owned(),
             config_file: config.file.clone(),
             config_digest: config.digest.clone(),
+            config: config.text.clone(),
             state_serial: plan.state_serial,
             plan: plan.clone(),
-            desired: SavedDesired {
-                recipients: config.recipients.clone(),
-                api_url: config.slack.api_url.clone(),
-                directory_sync_interval_secs: config.slack.directory_sync_interval.as_secs(),
-                bot_token: config.slack.bot_token.as_ref().map(|s| s.armored.clone()),
-                webhooks: config
-                    .webhooks
-                    .iter()
-                    .map(|w| SavedWebhook {
-                        id: w.id.clone(),
-                        name: w.name.clone(),
-                        channel: w.channel.clone(),
-                        mentions: w.mentions.iter().map(|m| m.text.clone()).collect(),
-                        url: w.url.armored.clone(),
-                    })
-                    .collect(),
-            },
         }
     }
 
-    /// The desired state it holds, as a config to open with an identity.
-    pub fn config(&self, file: &str) -> Config {
-        let sealed = |armored: &str, field: String| Sealed {
-            armored: armored.to_owned(),
-            field,
-            at: Position::default(),
-        };
-        let desired = &self.desired;
-        Config {
-            file: file.to_owned(),
-            digest: self.config_digest.clone(),
-            recipients: desired.recipients.clone(),
-            slack: Slack {
-                api_url: desired.api_url.clone(),
-                bot_token: desired
-                    .bot_token
-                    .as_deref()
-                    .map(|t| sealed(t, "slack.bot_token".to_owned())),
-                directory_sync_interval: Duration::from_secs(desired.directory_sync_interval_secs),
-            },
-            webhooks: desired
-                .webhooks
-                .iter()
-                .enumerate()
-                .map(|(i, w)| Webhook {
-                    id: w.id.clone(),
-                    name: w.name.clone(),
-                    channel: w.channel.clone(),
-                    url: sealed(&w.url, format!("webhooks[{i}].url")),
-                    mentions: w
-                        .mentions
-                        .iter()
-                        .map(|m| Mention {
-                            text: m.clone(),
-                            at: Position::default(),
-                        })
-                        .collect(),
-                    at: Position::default(),
-                })
-                .collect(),
+    /// The desired state it holds, checked as thoroughly as the file it came from. `path`
+    /// is the plan file's, for messages.
+    pub fn config(&self, path: &Path) -> Result<Config, Error> {
+        if config::digest(&self.config) != self.config_digest {
+            let reason = "its desired state does not match its digest (the file was edited)".to_owned();
+            return Err(PlanFileError::Invalid {
+                path: path.to_owned(),
+                reason,
+            }
+            .into());
         }
+        let file = format!("{} (saved in {})", self.config_file, path.display());
+        Ok(config::parse(&file, &self.config).map_err(ConfigError::Invalid)?)
     }
 
     /// Writes the plan readable by its owner only.

@@ -199,6 +199,13 @@ enum JsonChange<'a> {
 }
 
 pub fn json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(&json_value(plan)).expect("a plan serializes");
+    text.push('\n');
+    text
+}
+
+/// The JSON document, for embedding in another one.
+pub fn json_value(plan: &Plan) -> serde_json::Value {
     let mut changes: Vec<JsonChange<'_>> = plan
         .changes
         .iter()
@@ -218,9 +225,7 @@ pub fn json(plan: &Plan) -> String {
         summary: plan.summary(),
         mass_deletion: plan.is_mass_deletion(),
     };
-    let mut text = serde_json::to_string_pretty(&document).expect("a plan serializes");
-    text.push('\n');
-    text
+    serde_json::to_value(&document).expect("a plan serializes")
 }
 
 /// A pull-request comment: a table of changes and the text plan in a `diff` block.

@@ -25,13 +25,11 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
         .as_deref()
         .map(|path| SavedPlan::read(path).map(|plan| (path, plan)))
         .transpose()?;
-    let (config, desired) = if let Some((path, saved)) = &saved {
-        let config = saved.config(&path.display().to_string());
-        let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
-        (config, desired)
-    } else {
-        super::desired(global, &keyring)?
+    let config = match &saved {
+        Some((path, saved)) => saved.config(path)?,
+        None => config::load(&global.config)?,
     };
+    let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
     let store = super::open_store(global, "apply")?;
     let (applied, plan) = reconcile::plan(&desired, &store)?;
     if let Some((_, saved)) = &saved {
@@ -56,7 +54,7 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
         });
     }
     if saved.is_none() && !args.auto_approve {
-        confirm(out)?;
+        confirm(global.format)?;
     }
     let provenance = Provenance {
         actor: super::actor(),
@@ -91,12 +89,19 @@ fn check_saved(saved: &SavedPlan, applied: &Applied, plan: &Plan) -> Result<(), 
     Ok(())
 }
 
-fn confirm(out: &mut dyn Write) -> Result<(), Error> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::NotConfirmed);
+/// Asks on the terminal; the question goes to stderr, so stdout stays the plan.
+fn confirm(format: Format) -> Result<(), Error> {
+    if format != Format::Text {
+        return Err(Error::NotConfirmed {
+            why: "--format json cannot ask",
+        });
     }
-    write!(out, "\nApply these changes? Only 'yes' is accepted: ").map_err(Error::Output)?;
-    out.flush().map_err(Error::Output)?;
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::NotConfirmed {
+            why: "standard input is not a terminal",
+        });
+    }
+    eprint!("\nApply these changes? Only 'yes' is accepted: ");
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -109,11 +114,13 @@ fn confirm(out: &mut dyn Write) -> Result<(), Error> {
     }
 }
 
+/// What `apply --format json` prints: whether anything was applied, the serial now,
+/// and the plan (as `plan --format json` shows it).
 fn outcome(plan: &Plan, serial: u64) -> String {
     let document = serde_json::json!({
         "applied": !plan.is_empty(),
         "state_serial": serial,
-        "summary": plan.summary(),
+        "plan": render::json_value(plan),
     });
     format!(
         "{}\n",

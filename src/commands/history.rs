@@ -13,21 +13,38 @@ pub fn run(global: &Global, args: &HistoryArgs, out: &mut dyn Write) -> Result<E
             format: "markdown",
         });
     }
-    let store = super::open_store(global, "history")?;
+    let Some(store) = super::open_existing_store(global, "history")? else {
+        let shown = match global.format {
+            Format::Json => "[]\n".to_owned(),
+            _ => format!(
+                "No applies yet: there is no state in {}.\n",
+                global.state_dir().display()
+            ),
+        };
+        out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+        return Ok(Exit::Success);
+    };
     let entries = store.history()?;
     if args.verify {
-        audit::verify(&entries).map_err(|broken| Error::HistoryAltered {
+        let head = store.audit_head()?;
+        audit::verify(&entries, &head).map_err(|broken| Error::HistoryAltered {
             serial: broken.serial,
             reason: broken.reason,
         })?;
         let shown = match global.format {
             Format::Json => format!(
                 "{}\n",
-                serde_json::json!({"verified": true, "entries": entries.len()})
+                serde_json::json!({"verified": true, "entries": entries.len(), "head": head.hash})
             ),
             _ => format!(
-                "The audit log is intact: {} entries, each chained to the one before.\n",
-                entries.len()
+                "The audit log is intact: {} entries, each chained to the one before, ending at the state's serial {}.\nChain head: {}\n",
+                entries.len(),
+                head.serial,
+                if head.hash.is_empty() {
+                    "(empty)"
+                } else {
+                    &head.hash
+                }
             ),
         };
         out.write_all(shown.as_bytes()).map_err(Error::Output)?;

@@ -35,6 +35,16 @@ fn open_store(global: &Global, command: &str) -> Result<Store, Error> {
     Ok(Store::open(&global.state_dir(), &holder)?)
 }
 
+/// The state for a command that only reads it: `None` when there is none yet, so that
+/// a mistyped `--state` does not leave an empty state behind.
+fn open_existing_store(global: &Global, command: &str) -> Result<Option<Store>, Error> {
+    if global.state_dir().exists() {
+        open_store(global, command).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// `user@host`, for the audit log and the lock file.
 fn actor() -> String {
     let user = ["USER", "LOGNAME"]

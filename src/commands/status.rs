@@ -36,8 +36,10 @@ struct TokenStatus {
 }
 
 pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
-    let store = super::open_store(global, "status")?;
-    let applied = store.applied()?;
+    let applied = match super::open_existing_store(global, "status")? {
+        Some(store) => store.applied()?,
+        None => Applied::default(),
+    };
     let status = status(&applied);
     let shown = match global.format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&status).expect("serializes")),

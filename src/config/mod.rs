@@ -34,6 +34,8 @@ pub struct Config {
     pub file: String,
     /// `sha256:<hex>` of the file's bytes, recorded with every apply.
     pub digest: String,
+    /// The file's text, for saved plans: it holds ciphertexts only.
+    pub text: String,
     pub recipients: Vec<String>,
     pub slack: Slack,
     pub webhooks: Vec<Webhook>,
@@ -132,6 +134,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
     match config {
         Some(mut config) if problems.is_empty() => {
             config.digest = digest(text);
+            text.clone_into(&mut config.text);
             Ok(config)
         }
         _ => Err(report(problems)),
@@ -150,7 +153,7 @@ pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
     for webhook in &config.webhooks {
         let url = unseal(&webhook.url, keyring).and_then(|secret| {
-            WebhookUrl::parse(secret).map_err(|r| refused("invalid-url", &webhook.url, r))
+            WebhookUrl::parse(&secret).map_err(|r| refused("invalid-url", &webhook.url, r))
         });
         match url {
             Ok(url) => webhooks.push(DesiredWebhook {

@@ -113,6 +113,10 @@ fn rules_checked_without_a_key() {
         ("api url not https", "version: 1\nslack:\n  api_url: http://slack.com/api\n".into(), vec![("invalid-api-url", 3, 12, "`slack.api_url` must be an https URL")]),
         ("sync interval", "version: 1\nslack:\n  directory_sync_interval: 5s\n".into(), vec![("invalid-interval", 3, 28, "`5s` is not a sync interval of at least one minute")]),
         ("empty mention", format!("version: 1\nwebhooks:\n  - name: Ops\n    url: {ok}\n    mentions: [\"@\"]\n"), vec![("empty-mention", 5, 16, "`webhooks[0].mentions[0]` is empty")]),
+        ("control characters", format!("version: 1\nwebhooks:\n  - name: \"A\\e[31mRED\"\n    channel: \"#a\\nb\"\n    url: {ok}\n"), vec![
+            ("control-character", 3, 11, "`webhooks[0].name` contains a control character"),
+            ("control-character", 4, 14, "`webhooks[0].channel` contains a control character"),
+        ]),
         ("empty channel", format!("version: 1\nwebhooks:\n  - name: Ops\n    channel: \"\"\n    url: {ok}\n"), vec![("empty-channel", 4, 14, "`webhooks[0].channel` is empty")]),
     ];
     let rows: Vec<_> = rows.iter().map(|(r, t, e)| (*r, t.as_str(), e.clone())).collect();
@@ -215,7 +219,7 @@ fn a_value_for_another_key_names_the_field_and_the_identity() {
 #[test]
 fn a_valid_file_opens() {
     let text = fill(
-        "version: 1\nslack:\n  bot_token: SEALED(xoxb-fake-token)\nwebhooks:\n  - name: General Alerts\n    channel: \"#alerts\"\n    url: SEALED(https://hooks.slack.gov/services/T0FAKE000/B0FAKE000/FAKEfakeWXYZ)\n    mentions: [\"@oncall\"]\n",
+        "version: 1\nslack:\n  bot_token: SEALED(xoxb-fake-token)\nwebhooks:\n  - name: General Alerts\n    channel: \"#alerts\"\n    url: SEALED(https://hooks.slack.gov/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfakeWXYZ)\n    mentions: [\"@oncall\"]\n",
     );
     let config = parse("f.yaml", &text).expect("valid");
     let desired = open(&config, keyring()).expect("opens");

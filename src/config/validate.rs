@@ -44,6 +44,7 @@ pub fn validate(
     Some(Config {
         file: file.to_owned(),
         digest: String::new(),
+        text: String::new(),
         recipients: top.recipients,
         slack: slack?,
         webhooks,
@@ -139,6 +140,10 @@ impl Check<'_> {
         let path = format!("webhooks[{index}]");
         let before = self.problems.len();
         let name = raw.name.as_deref().unwrap_or_default().trim().to_owned();
+        self.printable(&format!("{path}.name"), &name);
+        if let Some(channel) = &raw.channel {
+            self.printable(&format!("{path}.channel"), channel);
+        }
         if raw.name.is_some() && name.is_empty() {
             self.report(
                 Problem::new(
@@ -221,8 +226,28 @@ impl Check<'_> {
         Some(id.to_owned())
     }
 
+    /// Names, channels and mentions end up on terminals and in Slack: no control
+    /// characters, which could rewrite what a reviewer sees.
+    fn printable(&mut self, path: &str, text: &str) -> bool {
+        if !text.chars().any(char::is_control) {
+            return true;
+        }
+        self.report(
+            Problem::new(
+                "control-character",
+                self.positions.value(path),
+                format!("`{path}` contains a control character"),
+            )
+            .help("remove it: escapes, tabs and line breaks have no place in a name, channel or mention"),
+        );
+        false
+    }
+
     fn mention(&mut self, path: &str, text: &str) -> Option<Mention> {
         let at = self.positions.value(path);
+        if !self.printable(path, text) {
+            return None;
+        }
         if text.trim().trim_start_matches('@').is_empty() {
             self.report(
                 Problem::new("empty-mention", at, format!("`{path}` is empty"))

@@ -10,6 +10,10 @@ use crate::secrets::Secret;
 /// Hosts that serve Slack incoming webhooks: commercial Slack and GovSlack.
 pub const WEBHOOK_HOSTS: [&str; 3] = ["hooks.slack.com", "hooks.slack.gov", "hooks.slack-gov.com"];
 
+/// Slack's webhook secrets are 24 characters; a much shorter one would be shown almost
+/// whole by the redacted form.
+const MIN_KEY_LEN: usize = 16;
+
 /// A checked `https://<host>/services/T…/B…/<secret>` URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
@@ -30,7 +34,7 @@ pub struct Refusal {
 const URL_SHAPE: &str = "a webhook URL looks like https://hooks.slack.com/services/T…/B…/…, as Slack shows it under Incoming Webhooks";
 
 impl WebhookUrl {
-    pub fn parse(secret: Secret) -> Result<Self, Refusal> {
+    pub fn parse(secret: &Secret) -> Result<Self, Refusal> {
         let refuse = |message: &str, help: &str| Refusal {
             message: message.to_owned(),
             help: help.to_owned(),
@@ -87,7 +91,15 @@ impl WebhookUrl {
                 URL_SHAPE,
             ));
         }
-        let tail: String = key.chars().skip(key.chars().count().saturating_sub(4)).collect();
+        if key.len() < MIN_KEY_LEN {
+            return Err(refuse(
+                "the URL's secret part is too short for a Slack webhook URL",
+                URL_SHAPE,
+            ));
+        }
+        let tail = key[key.len() - 4..].to_owned();
+        // Kept in one spelling (lower-case host), so that `HOOKS.slack.com` is no rotation.
+        let secret = Secret::new(format!("https://{host}/services/{team}/{hook}/{key}"));
         Ok(WebhookUrl {
             team: team.to_owned(),
             hook: hook.to_owned(),
@@ -162,7 +174,7 @@ mod tests {
     use super::*;
 
     fn url(text: &str) -> Result<WebhookUrl, String> {
-        WebhookUrl::parse(Secret::new(text)).map_err(|r| r.message)
+        WebhookUrl::parse(&Secret::new(text)).map_err(|r| r.message)
     }
 
     #[test]
@@ -173,11 +185,11 @@ mod tests {
                 Ok("https://hooks.slack.com/services/T0FAKE1/B0FAKE1/****1234"),
             ),
             (
-                "https://hooks.slack.gov/services/T0FAKE1/B0FAKE1/fakeabcd",
+                "https://hooks.slack.gov/services/T0FAKE1/B0FAKE1/fakefakefakeabcd",
                 Ok("https://hooks.slack.gov/services/T0FAKE1/B0FAKE1/****abcd"),
             ),
             (
-                "https://HOOKS.slack-gov.com/services/T0FAKE1/B0FAKE1/fakewxyz",
+                "https://HOOKS.slack-gov.com/services/T0FAKE1/B0FAKE1/fakefakefakewxyz",
                 Ok("https://hooks.slack-gov.com/services/T0FAKE1/B0FAKE1/****wxyz"),
             ),
             (
@@ -213,11 +225,28 @@ mod tests {
                 Err("the URL has a query or fragment, which Slack webhook URLs never have"),
             ),
             ("not a url", Err("the value is not a URL")),
+            (
+                "https://hooks.slack.com/services/T0FAKE1/B0FAKE1/ab12",
+                Err("the URL's secret part is too short for a Slack webhook URL"),
+            ),
         ];
         for (input, expected) in cases {
             let got = url(input).map(|u| u.redacted());
             assert_eq!(got.as_deref().map_err(String::as_str), *expected, "{input}");
         }
+    }
+
+    #[test]
+    fn the_host_is_kept_in_one_spelling() {
+        let upper = WebhookUrl::parse(&Secret::new(
+            "https://HOOKS.Slack.com/services/T0FAKE1/B0FAKE1/fakefakefake1234",
+        ))
+        .expect("valid");
+        let lower = WebhookUrl::parse(&Secret::new(
+            "https://hooks.slack.com/services/T0FAKE1/B0FAKE1/fakefakefake1234",
+        ))
+        .expect("valid");
+        assert_eq!(upper.secret(), lower.secret());
     }
 
     #[test]

@@ -20,7 +20,7 @@ fn desired(id: &str, name: &str, channel: Option<&str>, url_n: u32, mentions: &[
         name: name.to_owned(),
         channel: channel.map(str::to_owned),
         mentions: mentions.iter().map(|m| (*m).to_owned()).collect(),
-        url: WebhookUrl::parse(Secret::new(url(url_n))).expect("valid fake URL"),
+        url: WebhookUrl::parse(&Secret::new(url(url_n))).expect("valid fake URL"),
     }
 }
 

@@ -74,25 +74,52 @@ pub struct Broken {
     pub reason: &'static str,
 }
 
-/// Checks the chain in order; the first entry that does not fit is reported.
-pub fn verify(entries: &[AuditEntry]) -> Result<(), Broken> {
+/// Where the chain must end: the state's serial and the hash of its newest entry, as
+/// the store keeps them beside the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub serial: u64,
+    pub hash: String,
+}
+
+/// Checks the chain in order, then that it ends at `head`; the first entry that does
+/// not fit is reported. An entry edited and re-hashed breaks the link to the next one,
+/// and the newest one no longer matches the head.
+pub fn verify(entries: &[AuditEntry], head: &Head) -> Result<(), Broken> {
     let mut prev_hash = "";
-    for entry in entries {
+    for (expected, entry) in (1..).zip(entries) {
         let broken = |reason| {
             Err(Broken {
                 serial: entry.serial,
                 reason,
             })
         };
+        if entry.serial != expected {
+            return Err(Broken {
+                serial: expected,
+                reason: "is missing (the entries skip from one serial to a later one)",
+            });
+        }
         if entry.prev_hash != prev_hash {
-            return broken(
-                "it does not follow the entry before it (an entry was removed, reordered or edited)",
-            );
+            return broken("does not follow the entry before it (an entry was removed, reordered or edited)");
         }
         if entry.digest() != entry.hash {
-            return broken("its content does not match its hash (it was edited)");
+            return broken("does not match its hash (it was edited)");
         }
         prev_hash = &entry.hash;
+    }
+    let newest = entries.last().map_or(0, |e| e.serial);
+    if newest < head.serial {
+        return Err(Broken {
+            serial: newest + 1,
+            reason: "is missing (the state is at a later serial than the log)",
+        });
+    }
+    if prev_hash != head.hash {
+        return Err(Broken {
+            serial: newest,
+            reason: "does not match the chain head the state keeps (it was edited)",
+        });
     }
     Ok(())
 }
@@ -120,9 +147,45 @@ mod tests {
         entries
     }
 
+    fn head(entries: &[AuditEntry]) -> Head {
+        let last = entries.last().expect("an entry");
+        Head {
+            serial: last.serial,
+            hash: last.hash.clone(),
+        }
+    }
+
     #[test]
     fn an_intact_chain_verifies() {
-        assert_eq!(verify(&chain(5)), Ok(()));
+        let entries = chain(5);
+        assert_eq!(verify(&entries, &head(&entries)), Ok(()));
+        assert_eq!(
+            verify(
+                &[],
+                &Head {
+                    serial: 0,
+                    hash: String::new()
+                }
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_removed_newest_entry_is_reported() {
+        let mut entries = chain(3);
+        let head = head(&entries);
+        entries.pop();
+        assert_eq!(verify(&entries, &head).map_err(|b| b.serial), Err(3));
+    }
+
+    #[test]
+    fn a_rehashed_newest_entry_no_longer_matches_the_head() {
+        let mut entries = chain(3);
+        let head = head(&entries);
+        entries[2].actor = "mallory@elsewhere".into();
+        entries[2].hash = entries[2].digest();
+        assert_eq!(verify(&entries, &head).map_err(|b| b.serial), Err(3));
     }
 
     #[test]
@@ -130,21 +193,24 @@ mod tests {
         let mut entries = chain(5);
         entries[2].actor = "mallory@elsewhere".into();
         entries[3].summary = "nothing".into();
-        assert_eq!(verify(&entries).map_err(|b| b.serial), Err(3));
+        let head = head(&chain(5));
+        assert_eq!(verify(&entries, &head).map_err(|b| b.serial), Err(3));
     }
 
     #[test]
     fn a_removed_entry_is_reported() {
         let mut entries = chain(5);
+        let head = head(&entries);
         entries.remove(1);
-        assert_eq!(verify(&entries).map_err(|b| b.serial), Err(3));
+        assert_eq!(verify(&entries, &head).map_err(|b| b.serial), Err(2));
     }
 
     #[test]
     fn a_rehashed_edit_still_breaks_the_link_to_the_next_entry() {
         let mut entries = chain(3);
+        let head = head(&entries);
         entries[0].actor = "mallory@elsewhere".into();
         entries[0].hash = entries[0].digest();
-        assert_eq!(verify(&entries).map_err(|b| b.serial), Err(2));
+        assert_eq!(verify(&entries, &head).map_err(|b| b.serial), Err(2));
     }
 }

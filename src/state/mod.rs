@@ -35,6 +35,14 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the state directory {dir} is a file, not a directory")]
+    NotADirectory { dir: PathBuf },
+    #[error("cannot take the lock file {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the state in {dir} is in use by another process ({holder})")]
     Locked { dir: PathBuf, holder: String },
     #[error("cannot open the state in {dir}")]
@@ -75,6 +83,9 @@ impl Store {
     /// Opens (creating when missing) the state in `dir`, for this process alone.
     /// `holder` describes this process in the lock file, for whoever finds it locked.
     pub fn open(dir: &Path, holder: &str) -> Result<Self, StateError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(StateError::NotADirectory { dir: dir.to_owned() });
+        }
         create_private_dir(dir).map_err(|source| StateError::CreateDir {
             dir: dir.to_owned(),
             source,
@@ -134,10 +145,7 @@ impl Store {
 
     /// The applied state as the last apply left it.
     pub fn applied(&self) -> Result<Applied, StateError> {
-        let serial = match self.meta.get(SERIAL_KEY).map_err(|e| self.io("read", e))? {
-            Some(bytes) => self.decode_u64(&bytes, "the serial")?,
-            None => 0,
-        };
+        let serial = self.applied_serial()?;
         let webhooks = self
             .webhooks
             .iter()
@@ -219,6 +227,25 @@ impl Store {
         Ok(serial)
     }
 
+    /// Where the audit log must end: the serial and the hash of the newest entry.
+    pub fn audit_head(&self) -> Result<audit::Head, StateError> {
+        let serial = self.applied_serial()?;
+        let hash = self.meta.get(AUDIT_HEAD_KEY).map_err(|e| self.io("read", e))?;
+        Ok(audit::Head {
+            serial,
+            hash: hash
+                .map(|h| String::from_utf8_lossy(&h).into_owned())
+                .unwrap_or_default(),
+        })
+    }
+
+    fn applied_serial(&self) -> Result<u64, StateError> {
+        match self.meta.get(SERIAL_KEY).map_err(|e| self.io("read", e))? {
+            Some(bytes) => self.decode_u64(&bytes, "the serial"),
+            None => Ok(0),
+        }
+    }
+
     /// The audit log, oldest first.
     pub fn history(&self) -> Result<Vec<AuditEntry>, StateError> {
         self.audit
@@ -254,20 +281,26 @@ impl Store {
     }
 }
 
-/// The state directory holds ciphertexts only, but nobody else needs to read them.
+/// The state directory holds ciphertexts only, but nobody else needs to read them: it
+/// is made private to its owner even when it already existed.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    // Fails for a directory owned by someone else, which stays as its owner made it.
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    Ok(())
 }
 
 /// Takes the lock file, or says who holds it.
 fn lock(dir: &Path, holder: &str) -> Result<File, StateError> {
     let path = dir.join("lock");
-    let io = |source| StateError::CreateDir {
-        dir: dir.to_owned(),
+    let io = |source| StateError::Lock {
+        path: path.clone(),
         source,
     };
     let mut file = OpenOptions::new()

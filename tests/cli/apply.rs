@@ -157,7 +157,7 @@ fn a_stale_plan_is_refused() {
     run.code(1);
     assert_eq!(
         run.stderr,
-        "error: the state changed since the plan was made (serial 0, now 1)\n  help: someone applied since this plan was made: run `hookwarden plan --out FILE` again, review it, and apply the new file\n"
+        "error: the state changed since the plan was made (serial 0, now 1)\n  help: the plan was made against another state: run `hookwarden plan --out FILE` again, review it, and apply the new file\n"
     );
 }
 
@@ -313,7 +313,7 @@ fn history_verify_finds_an_altered_entry() {
     run.code(1);
     assert_eq!(
         run.stderr,
-        "error: the audit log was altered: entry #1 its content does not match its hash (it was edited)\n"
+        "error: the audit log was altered: entry #1 does not match its hash (it was edited)\n"
     );
 }
 
@@ -400,5 +400,117 @@ fn the_readme_plans_the_bundled_example() {
     assert!(
         run.path(".hookwarden").is_dir(),
         "the state goes to .hookwarden/ by default"
+    );
+}
+
+/// Rewrites the audit tree of the state in `test` with `edit`.
+fn edit_audit(test: &Test, edit: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(test.path(".hookwarden/db")).expect("state opens");
+    edit(&db.open_tree("audit").expect("audit tree"));
+    db.flush().expect("flush");
+}
+
+#[test]
+fn history_verify_finds_a_removed_newest_entry() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let config = test.config_of(&[("ops", "Ops", Some("#ops"), URL_OPS)], Some(TOKEN));
+    test.write("hookwarden.yaml", &config);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let intact = test.exec(&["history", "--verify"]);
+    intact.code(0);
+    assert!(
+        intact.stdout.contains("ending at the state's serial 2"),
+        "{}",
+        intact.stdout
+    );
+    edit_audit(&test, |audit| {
+        audit.remove(2u64.to_be_bytes()).expect("remove");
+    });
+    let run = test.exec(&["history", "--verify"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the audit log was altered: entry #2 is missing (the state is at a later serial than the log)\n"
+    );
+}
+
+/// The saved plan in `test`, as JSON to edit.
+fn saved_plan(test: &Test) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(test.path("plan.json")).expect("plan file")).expect("JSON")
+}
+
+#[test]
+fn an_edited_plan_file_is_refused() {
+    let test = two_webhooks();
+    test.exec(&["plan", "--out", "plan.json"]).code(0);
+    let mut plan = saved_plan(&test);
+    let config = plan["config"]
+        .as_str()
+        .expect("the file is embedded")
+        .replace("name: Ops", "name: Evil");
+    plan["config"] = config.clone().into();
+    test.write("plan.json", &plan.to_string());
+    let run = test.exec(&["apply", "plan.json"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "error: plan.json is not a hookwarden plan file: its desired state does not match its digest (the file was edited)\n"
+    );
+
+    // Even with the digest made to match, the embedded file is checked like any other.
+    plan["config"] = config.replace("id: gov", "id: ops").into();
+    plan["config_digest"] = hookwarden::config::digest(plan["config"].as_str().expect("text")).into();
+    test.write("plan.json", &plan.to_string());
+    let run = test.exec(&["apply", "plan.json"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains("hookwarden.yaml (saved in plan.json):"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("error[duplicate-id]"), "{}", run.stderr);
+}
+
+#[test]
+fn json_apply_never_asks() {
+    let test = two_webhooks();
+    let refused = test.exec(&["apply", "--format", "json"]);
+    refused.code(1);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: refusing to apply without confirmation: --format json cannot ask\n"),
+        "{}",
+        refused.stderr
+    );
+    let run = test.exec(&["apply", "--format", "json", "--auto-approve"]);
+    run.code(0);
+    let outcome: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(outcome["applied"], true);
+    assert_eq!(outcome["state_serial"], 1);
+    assert_eq!(
+        outcome["plan"]["changes"][2],
+        serde_json::json!({"kind": "bot_token", "action": "set"})
+    );
+}
+
+#[test]
+fn reading_commands_leave_no_state_behind() {
+    let test = two_webhooks();
+    let status = test.exec(&["status"]);
+    status.code(0);
+    assert_eq!(status.stdout, "Nothing applied yet (state serial 0).\n");
+    test.exec(&["history"]).code(0);
+    assert!(
+        !test.path(".hookwarden").exists(),
+        "status and history created a state"
+    );
+    test.write("not-a-dir", "");
+    let run = test.exec(&["--state", "not-a-dir", "plan"]);
+    run.code(1);
+    assert_eq!(
+        run.stderr,
+        "error: the state directory not-a-dir is a file, not a directory\n"
     );
 }

@@ -1,0 +1,197 @@
+//! What Slack's answers mean, decided in one place for the Web API and for webhooks.
+//!
+//! Web API errors come as HTTP 200 with `"ok": false` (except 429 `ratelimited`);
+//! webhooks answer `ok`, or a status code with a plain-text error such as
+//! `no_service`. Both send `Retry-After` (seconds) with 429.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+/// Slack's answer: `Ok(())`, or a refusal that says what to do next.
+pub type Answer = Result<(), Refusal>;
+
+/// Why Slack did not do what was asked, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Wait this long, then try again.
+    RateLimited(Duration),
+    /// Slack or the network had a problem; trying again later may work.
+    Retryable(String),
+    /// Trying again will not help; Slack's error string.
+    Permanent(String),
+}
+
+/// Slack's default when a 429 has no usable `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Web API errors that are Slack's problem, not the request's.
+const RETRYABLE_API_ERRORS: [&str; 4] = [
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+fn retry_after(headers: &HeaderMap) -> Duration {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs)
+}
+
+/// A Web API answer; `body` is its JSON when the status is 200.
+pub fn web_api(status: StatusCode, headers: &HeaderMap, body: &serde_json::Value) -> Answer {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(Refusal::RateLimited(retry_after(headers)));
+    }
+    if status.is_server_error() {
+        return Err(Refusal::Retryable(format!("HTTP {}", status.as_u16())));
+    }
+    if !status.is_success() {
+        return Err(Refusal::Permanent(format!("HTTP {}", status.as_u16())));
+    }
+    if body.get("ok").and_then(serde_json::Value::as_bool) == Some(true) {
+        return Ok(());
+    }
+    let error = body
+        .get("error")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_owned();
+    match error.as_str() {
+        "ratelimited" => Err(Refusal::RateLimited(retry_after(headers))),
+        e if RETRYABLE_API_ERRORS.contains(&e) => Err(Refusal::Retryable(error)),
+        _ => Err(Refusal::Permanent(error)),
+    }
+}
+
+/// A webhook answer with its plain-text (or, for 429, JSON) body.
+pub fn webhook(status: StatusCode, headers: &HeaderMap, body: &str) -> Answer {
+    let error = || {
+        let text = body.trim();
+        let text = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| {
+                v.get("error")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| text.chars().take(100).collect());
+        if text.is_empty() {
+            format!("HTTP {}", status.as_u16())
+        } else {
+            text
+        }
+    };
+    match status {
+        StatusCode::OK => Ok(()),
+        StatusCode::TOO_MANY_REQUESTS => Err(Refusal::RateLimited(retry_after(headers))),
+        s if s.is_server_error() => Err(Refusal::Retryable(error())),
+        _ => Err(Refusal::Permanent(error())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(retry_after: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = retry_after {
+            headers.insert(reqwest::header::RETRY_AFTER, value.parse().expect("header value"));
+        }
+        headers
+    }
+
+    #[test]
+    fn web_api_answers() {
+        let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("json");
+        let cases: Vec<(u16, Option<&str>, &str, Answer)> = vec![
+            (200, None, r#"{"ok":true}"#, Ok(())),
+            (
+                200,
+                None,
+                r#"{"ok":false,"error":"invalid_auth"}"#,
+                Err(Refusal::Permanent("invalid_auth".into())),
+            ),
+            (
+                200,
+                None,
+                r#"{"ok":false,"error":"internal_error"}"#,
+                Err(Refusal::Retryable("internal_error".into())),
+            ),
+            (
+                429,
+                Some("7"),
+                r#"{"ok":false,"error":"ratelimited"}"#,
+                Err(Refusal::RateLimited(Duration::from_secs(7))),
+            ),
+            (429, None, "{}", Err(Refusal::RateLimited(DEFAULT_RETRY_AFTER))),
+            (503, None, "{}", Err(Refusal::Retryable("HTTP 503".into()))),
+            (404, None, "{}", Err(Refusal::Permanent("HTTP 404".into()))),
+        ];
+        for (status, retry, body, expected) in cases {
+            let status = StatusCode::from_u16(status).expect("status");
+            assert_eq!(
+                web_api(status, &headers(retry), &json(body)),
+                expected,
+                "{status} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn webhook_answers() {
+        let cases: Vec<(u16, Option<&str>, &str, Answer)> = vec![
+            (200, None, "ok", Ok(())),
+            (
+                400,
+                None,
+                "invalid_payload",
+                Err(Refusal::Permanent("invalid_payload".into())),
+            ),
+            (
+                403,
+                None,
+                "invalid_token",
+                Err(Refusal::Permanent("invalid_token".into())),
+            ),
+            (
+                404,
+                None,
+                "no_service",
+                Err(Refusal::Permanent("no_service".into())),
+            ),
+            (
+                410,
+                None,
+                "channel_is_archived",
+                Err(Refusal::Permanent("channel_is_archived".into())),
+            ),
+            (
+                429,
+                Some("3"),
+                r#"{"ok":false,"error":"rate_limited"}"#,
+                Err(Refusal::RateLimited(Duration::from_secs(3))),
+            ),
+            (500, None, "", Err(Refusal::Retryable("HTTP 500".into()))),
+            (
+                502,
+                None,
+                "<html>bad gateway</html>",
+                Err(Refusal::Retryable("<html>bad gateway</html>".into())),
+            ),
+        ];
+        for (status, retry, body, expected) in cases {
+            let status = StatusCode::from_u16(status).expect("status");
+            assert_eq!(
+                webhook(status, &headers(retry), body),
+                expected,
+                "{status} {body}"
+            );
+        }
+    }
+}
