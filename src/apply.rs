@@ -9,16 +9,18 @@ use std::collections::BTreeMap;
 use crate::config::{Desired, DesiredWebhook};
 use crate::plan::{Action, Plan, TokenChange};
 use crate::secrets::{Secret, SecretsError, fingerprint};
-use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret, TokenWrite, Writes};
+use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret, TokenFacts, TokenWrite, Writes};
 
 /// Encrypts a secret for storage at rest.
 pub type Seal<'a> = dyn Fn(&Secret) -> Result<String, SecretsError> + 'a;
 
 /// The writes that carry out `plan`, made at time `now` (unix seconds).
+/// `facts` is what Slack said about the desired token, when the plan sets or rotates it.
 pub fn writes(
     plan: &Plan,
     desired: &Desired,
     applied: &Applied,
+    facts: Option<&TokenFacts>,
     now: u64,
     seal: &Seal<'_>,
 ) -> Result<Writes, SecretsError> {
@@ -71,6 +73,7 @@ pub fn writes(
                 _ => now,
             },
             rotated_at: (change == TokenChange::Rotate).then_some(now),
+            facts: facts.cloned(),
         }),
         (Some(_), None) => unreachable!("a token change without a desired token"),
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::commands::{apply, encrypt, history, plan, status, validate};
+use crate::commands::{apply, directory, encrypt, history, plan, status, validate};
 use crate::error::{Error, Exit};
 
 /// Declarative Slack alert webhooks: age-encrypted desired state in git, checked,
@@ -86,6 +86,9 @@ pub enum Command {
     Status,
     /// Show the audit log of applies.
     History(HistoryArgs),
+    /// The Slack directory (users and user groups) the bot token sees.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Print a shell completion script.
@@ -141,6 +144,25 @@ pub struct ApplyArgs {
     /// Allow a plan that deletes every webhook or more than half of them.
     #[arg(long)]
     pub allow_mass_delete: bool,
+
+    /// Check with Slack that each created or rotated webhook exists (without posting a
+    /// message) before writing anything.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Read every user and user group from Slack with the applied bot token.
+    Sync,
+    /// Show the synced users and user groups.
+    List,
+    /// Show what each mention resolves to; fails on an unknown or ambiguous one.
+    Resolve {
+        /// Handles, display names, emails, group handles, `here`, `channel`, `everyone`.
+        #[arg(required = true, value_name = "MENTION")]
+        mentions: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +182,7 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
         Command::Apply(args) => apply::run(&cli.global, args, &mut out),
         Command::Status => status::run(&cli.global, &mut out),
         Command::History(args) => history::run(&cli.global, args, &mut out),
+        Command::Directory(command) => directory::run(&cli.global, command, &mut out),
         Command::Schema => {
             let schema =
                 serde_json::to_string_pretty(&crate::config::raw::schema()).expect("a schema serializes");

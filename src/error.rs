@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::config::ConfigError;
 use crate::planfile::PlanFileError;
 use crate::secrets::SecretsError;
+use crate::slack::SlackError;
 use crate::state::StateError;
 
 /// How the program ended, as its exit status.
@@ -39,6 +40,22 @@ pub enum Error {
     State(#[from] StateError),
     #[error(transparent)]
     PlanFile(#[from] PlanFileError),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error("no bot token is applied")]
+    NoToken,
+    #[error("the Slack directory was never synced")]
+    NotSynced,
+    #[error("Slack says {} dead: {}", if ids.len() == 1 { "this webhook is" } else { "these webhooks are" }, ids.join(", "))]
+    DeadWebhooks { ids: Vec<String> },
+    #[error("Slack gave no verdict on {}", ids.join(", "))]
+    Unverified { ids: Vec<String> },
+    #[error("applied (state serial {serial}), but the directory sync that follows a token change failed")]
+    SyncAfterApply {
+        serial: u64,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("`{command}` needs the age identity, to compare secrets without storing them in plaintext")]
     NoIdentity { command: &'static str },
     #[error("`{command}` does not print {format}")]
@@ -95,7 +112,16 @@ impl Error {
                 "the plan was made against another state: run `hookwarden plan --out FILE` again, review it, and apply the new file".to_owned(),
             ),
             Error::State(StateError::Locked { .. }) => Some("wait for that process to finish, or stop it".to_owned()),
-            _ => None,
+            Error::Slack(SlackError::MissingScopes { .. }) => Some(
+                "add the missing scopes under OAuth & Permissions (Bot Token Scopes) in the app's settings, reinstall the app to the workspace, and apply again".to_owned(),
+            ),
+            Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
+            Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
+            Error::DeadWebhooks { .. } => Some(
+                "nothing was applied: create a new webhook in Slack, encrypt its URL, and plan again".to_owned(),
+            ),
+            Error::Unverified { .. } => Some("nothing was applied: try again later, or apply without --verify".to_owned()),
+            Error::SyncAfterApply { .. } => Some("run `hookwarden directory sync` once Slack answers".to_owned()),_ => None,
         }
     }
 }

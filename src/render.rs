@@ -61,10 +61,12 @@ fn token_word(change: TokenChange) -> &'static str {
 /// The plan as a person reads it, Terraform-style.
 pub fn text(plan: &Plan, style: Style) -> String {
     if plan.is_empty() {
-        return format!(
+        let mut out = format!(
             "No changes. The applied state (serial {}) matches the desired state.\n",
             plan.state_serial
         );
+        warnings(&mut out, plan, style);
+        return out;
     }
     let width = plan
         .changes
@@ -111,7 +113,14 @@ pub fn text(plan: &Plan, style: Style) -> String {
             plan.applied_webhooks
         );
     }
+    warnings(&mut out, plan, style);
     out
+}
+
+fn warnings(out: &mut String, plan: &Plan, style: Style) {
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "\n{} {warning}", style.paint("1;33", "Warning:"));
+    }
 }
 
 fn details(out: &mut String, change: &Change, style: Style) {
@@ -181,6 +190,7 @@ struct JsonPlan<'a> {
     changes: Vec<JsonChange<'a>>,
     summary: Summary,
     mass_deletion: bool,
+    warnings: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -224,6 +234,7 @@ pub fn json_value(plan: &Plan) -> serde_json::Value {
         changes,
         summary: plan.summary(),
         mass_deletion: plan.is_mass_deletion(),
+        warnings: &plan.warnings,
     };
     serde_json::to_value(&document).expect("a plan serializes")
 }
@@ -258,6 +269,9 @@ pub fn markdown(plan: &Plan) -> String {
     }
     if plan.is_mass_deletion() {
         out.push_str("\n> [!WARNING]\n> This plan deletes more than half of the webhooks; `apply` needs `--allow-mass-delete`.\n");
+    }
+    for warning in &plan.warnings {
+        let _ = write!(out, "\n> [!WARNING]\n> {warning}\n");
     }
     // In a `diff` block, a line's first character picks its colour.
     let details = text(plan, Style { color: false })

@@ -1,9 +1,11 @@
 //! One module per command: each loads what it needs, calls the library, and prints.
 
 pub mod apply;
+pub mod directory;
 pub mod encrypt;
 pub mod history;
 pub mod plan;
+mod slack;
 pub mod status;
 pub mod validate;
 

@@ -12,7 +12,7 @@ pub fn run(global: &Global, args: &PlanArgs, out: &mut dyn Write) -> Result<Exit
     let keyring = super::keyring(global, "plan")?;
     let (config, desired) = super::desired(global, &keyring)?;
     let store = super::open_store(global, "plan")?;
-    let (_, plan) = reconcile::plan(&desired, &store)?;
+    let (_, plan) = reconcile::plan(&config, &desired, &store)?;
     let shown = match global.format {
         Format::Text => render::text(&plan, super::style()),
         Format::Json => render::json(&plan),

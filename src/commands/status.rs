@@ -7,13 +7,15 @@ use serde::Serialize;
 
 use crate::cli::{Format, Global};
 use crate::error::{Error, Exit};
-use crate::state::Applied;
+use crate::slack::REQUIRED_SCOPES;
+use crate::state::{Applied, SyncedDirectory};
 
 #[derive(Debug, Serialize)]
 struct Status<'a> {
     state_serial: u64,
     webhooks: Vec<WebhookStatus<'a>>,
     bot_token: TokenStatus,
+    directory: Option<DirectoryStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,29 +35,41 @@ struct TokenStatus {
     set: bool,
     set_at: Option<String>,
     rotated_at: Option<String>,
+    /// The workspace, as `auth.test` named it when the token was applied.
+    team_id: Option<String>,
+    team: Option<String>,
+    /// Whether the token had every scope hookwarden needs when it was applied.
+    scopes_ok: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct DirectoryStatus {
+    synced_at: String,
+    users: usize,
+    groups: usize,
 }
 
 pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
-    let applied = match super::open_existing_store(global, "status")? {
-        Some(store) => store.applied()?,
-        None => Applied::default(),
+    if global.format == Format::Markdown {
+        return Err(Error::FormatUnsupported {
+            command: "status",
+            format: "markdown",
+        });
+    }
+    let (applied, directory) = match super::open_existing_store(global, "status")? {
+        Some(store) => (store.applied()?, store.directory()?),
+        None => (Applied::default(), None),
     };
-    let status = status(&applied);
+    let status = status(&applied, directory.as_ref());
     let shown = match global.format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&status).expect("serializes")),
-        Format::Text => text(&status),
-        Format::Markdown => {
-            return Err(Error::FormatUnsupported {
-                command: "status",
-                format: "markdown",
-            });
-        }
+        _ => text(&status),
     };
     out.write_all(shown.as_bytes()).map_err(Error::Output)?;
     Ok(Exit::Success)
 }
 
-fn status(applied: &Applied) -> Status<'_> {
+fn status<'a>(applied: &'a Applied, directory: Option<&SyncedDirectory>) -> Status<'a> {
     let webhooks = applied
         .webhooks
         .iter()
@@ -71,6 +85,7 @@ fn status(applied: &Applied) -> Status<'_> {
         })
         .collect();
     let token = applied.token.as_ref();
+    let facts = token.and_then(|t| t.facts.as_ref());
     Status {
         state_serial: applied.serial,
         webhooks,
@@ -78,7 +93,15 @@ fn status(applied: &Applied) -> Status<'_> {
             set: token.is_some(),
             set_at: token.map(|t| super::timestamp(t.set_at)),
             rotated_at: token.and_then(|t| t.rotated_at.map(super::timestamp)),
+            team_id: facts.map(|f| f.team_id.clone()),
+            team: facts.map(|f| f.team.clone()),
+            scopes_ok: facts.map(|f| REQUIRED_SCOPES.iter().all(|s| f.scopes.iter().any(|g| g == s))),
         },
+        directory: directory.map(|d| DirectoryStatus {
+            synced_at: super::timestamp(d.synced_at),
+            users: d.directory.users.len(),
+            groups: d.directory.groups.len(),
+        }),
     }
 }
 
@@ -103,14 +126,30 @@ fn text(status: &Status<'_>) -> String {
         })
         .collect();
     let mut out = table(&header, &rows);
-    let token = match (&status.bot_token.set_at, &status.bot_token.rotated_at) {
+    let token = &status.bot_token;
+    let mut line = match (&token.set_at, &token.rotated_at) {
         (None, _) => "not set".to_owned(),
         (Some(set), None) => format!("set since {set}"),
         (Some(set), Some(rotated)) => format!("set since {set}, rotated {rotated}"),
     };
+    if let (Some(team), Some(team_id)) = (&token.team, &token.team_id) {
+        let _ = write!(line, "; team {team} ({team_id})");
+    }
+    match token.scopes_ok {
+        Some(true) => line.push_str("; scopes ok"),
+        Some(false) => line.push_str("; scopes missing"),
+        None => {}
+    }
+    let directory = match &status.directory {
+        Some(d) => format!(
+            "{} users, {} user groups, synced {}",
+            d.users, d.groups, d.synced_at
+        ),
+        None => "not synced".to_owned(),
+    };
     let _ = write!(
         out,
-        "\nBot token: {token}\nState serial: {}\n",
+        "\nBot token: {line}\nDirectory: {directory}\nState serial: {}\n",
         status.state_serial
     );
     out

@@ -21,6 +21,9 @@ pub struct Plan {
     pub token: Option<TokenChange>,
     /// How many webhooks the applied state had, for the mass-deletion guard.
     pub applied_webhooks: usize,
+    /// Worth a look, not worth failing for.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,9 +107,37 @@ pub fn plan(desired: &Desired, applied: &Applied) -> Plan {
     Plan {
         state_serial: applied.serial,
         changes,
+        warnings: team_warnings(desired, applied, token),
         token,
         applied_webhooks: applied.webhooks.len(),
     }
+}
+
+/// A webhook of another workspace than the bot token's cannot have its mentions
+/// resolved: the directory is the token's workspace.
+fn team_warnings(desired: &Desired, applied: &Applied, token: Option<TokenChange>) -> Vec<String> {
+    let Some(facts) = applied
+        .token
+        .as_ref()
+        .and_then(|t| t.facts.as_ref())
+        .filter(|_| token.is_none())
+    else {
+        return Vec::new();
+    };
+    desired
+        .webhooks
+        .iter()
+        .filter(|w| w.url.team() != facts.team_id)
+        .map(|w| {
+            format!(
+                "webhook `{}` belongs to Slack team {}, the bot token to {} ({}): mentions in its alerts resolve against the token's directory",
+                w.id,
+                w.url.team(),
+                facts.team_id,
+                facts.team
+            )
+        })
+        .collect()
 }
 
 fn compare(desired: &DesiredWebhook, applied: Option<&AppliedWebhook>) -> Option<Change> {

@@ -56,6 +56,7 @@ fn applied_token(value: &str) -> AppliedToken {
         },
         set_at: 1,
         rotated_at: None,
+        facts: None,
     }
 }
 
@@ -256,7 +257,7 @@ proptest! {
         let desired = Desired { webhooks: wanted, bot_token: wanted_token.map(token) };
         let applied = Applied { serial: 5, webhooks: current.iter().map(applied).collect(), token: current_token.map(applied_token) };
         let first = plan(&desired, &applied);
-        let writes = writes(&first, &desired, &applied, 100, FAKE_SEAL).expect("writes");
+        let writes = writes(&first, &desired, &applied, None, 100, FAKE_SEAL).expect("writes");
         let after = applied.with(&writes);
         let second = plan(&desired, &after);
         prop_assert!(second.is_empty(), "left to do: {:?}", second);

@@ -17,7 +17,9 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use audit::{AuditChange, AuditEntry, Draft};
-pub use records::{Applied, AppliedToken, AppliedWebhook, SealedSecret, TokenWrite, Writes};
+pub use records::{
+    Applied, AppliedToken, AppliedWebhook, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite, Writes,
+};
 
 /// The layout of the database. Bump it when records change incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -26,6 +28,7 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 const SERIAL_KEY: &[u8] = b"serial";
 const TOKEN_KEY: &[u8] = b"bot_token";
 const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
+const DIRECTORY_KEY: &[u8] = b"directory";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -200,7 +203,9 @@ impl Store {
                     meta.insert(TOKEN_KEY, value.as_slice())?;
                 }
                 (TokenWrite::Delete, _) => {
+                    // The directory was the token's: without it, it can no longer be synced.
                     meta.remove(TOKEN_KEY)?;
+                    meta.remove(DIRECTORY_KEY)?;
                 }
                 _ => {}
             }
@@ -225,6 +230,24 @@ impl Store {
         };
         self.db.flush().map_err(|e| self.io("flush", e))?;
         Ok(serial)
+    }
+
+    /// The directory as last synced, if ever.
+    pub fn directory(&self) -> Result<Option<SyncedDirectory>, StateError> {
+        match self.meta.get(DIRECTORY_KEY).map_err(|e| self.io("read", e))? {
+            Some(bytes) => Ok(Some(self.decode(&bytes, "the Slack directory")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the stored directory in one write, and flushes.
+    pub fn replace_directory(&self, synced: &SyncedDirectory) -> Result<(), StateError> {
+        let value = serde_json::to_vec(synced).expect("a directory serializes");
+        self.meta
+            .insert(DIRECTORY_KEY, value)
+            .map_err(|e| self.io("write", e))?;
+        self.db.flush().map_err(|e| self.io("flush", e))?;
+        Ok(())
     }
 
     /// Where the audit log must end: the serial and the hash of the newest entry.

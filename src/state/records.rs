@@ -37,6 +37,27 @@ pub struct AppliedToken {
     pub secret: SealedSecret,
     pub set_at: u64,
     pub rotated_at: Option<u64>,
+    /// What Slack said about the token when it was applied.
+    #[serde(default)]
+    pub facts: Option<TokenFacts>,
+}
+
+/// The workspace a token belongs to and what it may do, from `auth.test`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenFacts {
+    pub team_id: String,
+    pub team: String,
+    pub scopes: Vec<String>,
+    /// The Web API base it was checked against, for later directory syncs.
+    pub api_url: String,
+}
+
+/// The Slack directory as last synced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncedDirectory {
+    /// Unix seconds.
+    pub synced_at: u64,
+    pub directory: crate::directory::Directory,
 }
 
 /// A secret at rest.

@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS};
+use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS, token_workspace};
 
 const URL_OPS_2: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeOPS3";
 
@@ -13,6 +13,7 @@ fn test_with(webhooks: &[(&str, &str, Option<&str>, &str)], token: Option<&str>)
     let config = test.config_of(webhooks, token);
     test.file("hookwarden.yaml", &config)
         .env("HOOKWARDEN_IDENTITY", "identity.txt")
+        .slack(token_workspace())
 }
 
 fn two_webhooks() -> Test {
@@ -46,7 +47,7 @@ fn apply_is_idempotent_and_recorded() {
     let test = two_webhooks();
     let first = test.exec(&["apply", "--auto-approve"]);
     first.code(0).no_secrets();
-    assert!(first.stdout.ends_with("Apply complete: 2 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set. State serial 1.\n"), "{}", first.stdout);
+    assert!(first.stdout.contains("\nApply complete: 2 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set. State serial 1.\nSynced the Slack directory of Fake Co (T0FAKE000): 0 users, 0 user groups.\n"), "{}", first.stdout);
     let second = test.exec(&["apply", "--auto-approve"]);
     second.code(0);
     assert_eq!(

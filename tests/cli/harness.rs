@@ -8,10 +8,30 @@ use hookwarden::secrets::{Keyring, Recipients, Secret, encrypt};
 use secrecy::ExposeSecret;
 use tempfile::TempDir;
 
+use crate::fake_slack::{FakeSlack, Script, TokenScript};
+
 /// Fake values, shaped like the real thing so that they pass validation.
 pub const URL_OPS: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKEfakeFAKEfakeOPS1";
 pub const URL_GOV: &str = "https://hooks.slack.gov/services/T0FAKE000/B0FAKE002/FAKEfakeFAKEfakeGOV2";
 pub const TOKEN: &str = "xoxb-0000-FAKE-not-a-real-token";
+
+/// A fake workspace in which [`TOKEN`] is a bot token with every scope hookwarden needs.
+pub fn token_workspace() -> Script {
+    let scopes = ["users:read", "users:read.email", "usergroups:read"]
+        .map(str::to_owned)
+        .to_vec();
+    let token = TokenScript {
+        team_id: "T0FAKE000".into(),
+        team: "Fake Co".into(),
+        scopes,
+        error: None,
+    };
+    Script {
+        tokens: [(TOKEN.to_owned(), token)].into(),
+        user_pages: vec![vec![]],
+        ..Script::default()
+    }
+}
 
 pub struct Test {
     dir: TempDir,
@@ -20,6 +40,8 @@ pub struct Test {
     stdin: String,
     /// The age key of this test, written to `identity.txt`.
     pub key: String,
+    /// The fake Slack this test's runs talk to, if any.
+    pub slack: Option<FakeSlack>,
 }
 
 pub struct Run {
@@ -45,6 +67,7 @@ impl Test {
             env: Vec::new(),
             stdin: String::new(),
             key,
+            slack: None,
         }
     }
 
@@ -114,6 +137,18 @@ impl Test {
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| (*a).to_owned()));
         self
+    }
+
+    /// Points every run at a fake Slack that follows `script`.
+    pub fn slack(self, script: Script) -> Self {
+        let slack = FakeSlack::start(script);
+        let test = self
+            .env("HOOKWARDEN_SLACK_API_URL", &slack.api_url())
+            .env("HOOKWARDEN_SLACK_WEBHOOK_ORIGIN", &slack.origin());
+        Test {
+            slack: Some(slack),
+            ..test
+        }
     }
 
     pub fn env(mut self, name: &str, value: &str) -> Self {

@@ -3,6 +3,8 @@
 mod apply;
 mod crash;
 mod encrypt;
+mod fake_slack;
 mod harness;
 mod help;
+mod slack;
 mod validate;
