@@ -41,7 +41,7 @@ pub struct Test {
     /// The age key of this test, written to `identity.txt`.
     pub key: String,
     /// The fake Slack this test's runs talk to, if any.
-    pub slack: Option<FakeSlack>,
+    _slack: Option<FakeSlack>,
 }
 
 pub struct Run {
@@ -67,7 +67,7 @@ impl Test {
             env: Vec::new(),
             stdin: String::new(),
             key,
-            slack: None,
+            _slack: None,
         }
     }
 
