@@ -146,7 +146,7 @@ impl Test {
             .env("HOOKWARDEN_SLACK_API_URL", &slack.api_url())
             .env("HOOKWARDEN_SLACK_WEBHOOK_ORIGIN", &slack.origin());
         Test {
-            slack: Some(slack),
+            _slack: Some(slack),
             ..test
         }
     }
