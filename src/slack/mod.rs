@@ -231,7 +231,18 @@ impl Client {
     /// is refused with `no_text` by a live hook, and with `no_service` and the like by a
     /// dead one.
     pub async fn probe(&self, url: &WebhookUrl) -> Probe {
-        match self.post_webhook(url, &serde_json::json!({ "text": "" })).await {
+        let mut answer = self.post_webhook(url, &serde_json::json!({ "text": "" })).await;
+        // A short Retry-After is worth waiting for: a verdict beats none.
+        for _ in 0..2 {
+            match answer {
+                Err(Refusal::RateLimited(delay)) if delay <= Duration::from_secs(10) => {
+                    tokio::time::sleep(delay).await;
+                    answer = self.post_webhook(url, &serde_json::json!({ "text": "" })).await;
+                }
+                _ => break,
+            }
+        }
+        match answer {
             Err(Refusal::Permanent(e)) if e == "no_text" || e == "invalid_payload" => Probe::Live,
             Ok(()) => Probe::Live,
             Err(Refusal::Permanent(e)) => Probe::Dead(e),

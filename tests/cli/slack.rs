@@ -384,3 +384,23 @@ fn verify_refuses_dead_and_revoked_webhooks_before_writing() {
         .code(0)
         .no_secrets();
 }
+
+#[test]
+fn verify_waits_out_a_rate_limited_webhook() {
+    let mut script = workspace();
+    script.rate_limits.insert(path(URL_OPS), 1);
+    let slack = FakeSlack::start(script);
+    let test = test_against(&slack, &[("ops", "Ops", None, URL_OPS)], None);
+    let run = test.exec(&["apply", "--auto-approve", "--verify"]);
+    run.code(0).no_secrets();
+    assert!(
+        run.stdout.contains("verified ops: Slack knows the webhook\n"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        slack.calls(&path(URL_OPS)).len(),
+        2,
+        "one 429 with Retry-After, then the probe"
+    );
+}
