@@ -92,9 +92,9 @@ impl Unresolved {
 }
 
 /// A directory indexed for resolution: built once, asked many times.
-#[derive(Debug)]
-pub struct Index<'a> {
-    directory: &'a Directory,
+#[derive(Debug, Default)]
+pub struct Index {
+    directory: Directory,
     /// Lower-cased handle or group handle -> targets.
     handles: HashMap<String, Vec<Entry>>,
     display_names: HashMap<String, Vec<Entry>>,
@@ -107,14 +107,15 @@ enum Entry {
     Group(usize),
 }
 
-impl<'a> Index<'a> {
-    pub fn new(directory: &'a Directory) -> Self {
+impl Index {
+    pub fn new(directory: Directory) -> Self {
         let mut index = Index {
             directory,
             handles: HashMap::new(),
             display_names: HashMap::new(),
             emails: HashMap::new(),
         };
+        let directory = &index.directory;
         for (i, user) in directory.users.iter().enumerate() {
             add(&mut index.handles, &user.name, Entry::User(i));
             add(&mut index.display_names, &user.display_name, Entry::User(i));
@@ -249,7 +250,7 @@ mod tests {
     #[test]
     fn resolution_rules() {
         let directory = directory();
-        let index = Index::new(&directory);
+        let index = Index::new(directory.clone());
         let cases: &[(&str, Result<&str, &str>)] = &[
             ("@jane.doe", Ok("<@U001>")),
             ("jane.doe", Ok("<@U001>")),
@@ -300,7 +301,7 @@ mod tests {
         let mut directory = directory();
         directory.users.retain(|u| u.id != "U003");
         directory.users.push(user("U006", "samuel", "Sam", None));
-        let index = Index::new(&directory);
+        let index = Index::new(directory.clone());
         let error = index.resolve("Sam").expect_err("two display names");
         assert_eq!(
             error.describe("Sam"),

@@ -18,12 +18,15 @@
 //!   commands.
 //! - [`error`]: the program's error type and how it is printed once, at the top.
 
+pub mod alert;
 pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod metrics;
+pub mod outbox;
 pub mod plan;
 pub mod planfile;
 pub mod reconcile;

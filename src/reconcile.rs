@@ -31,7 +31,7 @@ pub fn plan(config: &Config, desired: &Desired, store: &Store) -> Result<(Applie
 
 /// Every `mentions:` entry of `config` that does not resolve, at its position.
 pub fn unresolved_mentions(config: &Config, directory: &Directory) -> Vec<Problem> {
-    let index = Index::new(directory);
+    let index = Index::new(directory.clone());
     config
         .webhooks
         .iter()

@@ -114,7 +114,7 @@ struct Resolution<'a> {
 
 fn resolve(global: &Global, mentions: &[String], out: &mut dyn Write) -> Result<Exit, Error> {
     let directory = stored(global, "directory resolve")?;
-    let index = Index::new(&directory);
+    let index = Index::new(directory);
     let resolutions: Vec<Resolution<'_>> = mentions
         .iter()
         .map(|mention| match index.resolve(mention) {

@@ -7,6 +7,7 @@
 //! either the old one or the new one.
 
 pub mod audit;
+mod outbox;
 mod records;
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -17,6 +18,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use audit::{AuditChange, AuditEntry, Draft};
+pub use outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, HealthState};
 pub use records::{
     Applied, AppliedToken, AppliedWebhook, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite, Writes,
 };
@@ -60,6 +62,8 @@ pub enum StateError {
     NewerSchema { dir: PathBuf, found: u32 },
     #[error("the state in {dir} is damaged: {what}")]
     Corrupt { dir: PathBuf, what: String },
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
     #[error("the state changed since the plan was made (serial {expected}, now {actual})")]
     Stale { expected: u64, actual: u64 },
     #[error("cannot {operation} the state in {dir}")]
@@ -79,9 +83,13 @@ pub struct Store {
     meta: sled::Tree,
     webhooks: sled::Tree,
     audit: sled::Tree,
+    alerts: sled::Tree,
+    queue: sled::Tree,
+    failed: sled::Tree,
+    dedup: sled::Tree,
+    health: sled::Tree,
     _lock: File,
 }
-
 impl Store {
     /// Opens (creating when missing) the state in `dir`, for this process alone.
     /// `holder` describes this process in the lock file, for whoever finds it locked.
@@ -113,6 +121,11 @@ impl Store {
             meta: db.open_tree("meta").map_err(io("open"))?,
             webhooks: db.open_tree("webhooks").map_err(io("open"))?,
             audit: db.open_tree("audit").map_err(io("open"))?,
+            alerts: db.open_tree("alerts").map_err(io("open"))?,
+            queue: db.open_tree("queue").map_err(io("open"))?,
+            failed: db.open_tree("failed").map_err(io("open"))?,
+            dedup: db.open_tree("dedup").map_err(io("open"))?,
+            health: db.open_tree("health").map_err(io("open"))?,
             db,
             dir: dir.to_owned(),
             _lock: lock,

@@ -209,13 +209,19 @@ fn empty_input_and_missing_recipients_are_refused() {
 fn the_newline_echo_leaves_is_not_part_of_the_secret() {
     let Some(_) = age_cli() else { return };
     let test = Test::new();
-    let token = age_encrypt(&["-r", &test.recipient()], &format!("{}\n", crate::harness::TOKEN));
+    let token = age_encrypt(
+        &["-r", &test.recipient()],
+        &format!("{}\n", crate::harness::TOKEN),
+    );
     let url = age_encrypt(&["-r", &test.recipient()], &format!("{URL_OPS}\n"));
     let config = format!(
         "version: 1\nslack:\n  bot_token: {{age: \"{}\"}}\nwebhooks:\n  - name: Ops\n    url: {{age: \"{}\"}}\n",
         token.replace('\n', "\\n"),
         url.replace('\n', "\\n")
     );
-    let run = test.file("hookwarden.yaml", &config).args(&["validate", "--identity", "identity.txt"]).run();
+    let run = test
+        .file("hookwarden.yaml", &config)
+        .args(&["validate", "--identity", "identity.txt"])
+        .run();
     run.code(0).no_secrets();
 }

@@ -1,0 +1,139 @@
+//! The daemon's metrics, in Prometheus text format at `/metrics`.
+//!
+//! Labels are webhook ids and reasons, never URLs or message content.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::state::HealthState;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabel {
+    pub webhook: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub webhook: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealthLabels {
+    pub webhook: String,
+    pub state: String,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub received: Counter,
+    pub delivered: Family<WebhookLabel, Counter>,
+    pub failed: Family<FailureLabels, Counter>,
+    pub rate_limited: Family<WebhookLabel, Counter>,
+    pub queue_depth: Family<WebhookLabel, Gauge>,
+    /// From acceptance to Slack's `ok`, in seconds.
+    pub latency: Histogram,
+    pub health: Family<HealthLabels, Gauge>,
+    /// 1 while the desired-state file is valid, 0 after a broken edit.
+    pub config_valid: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("hookwarden");
+        let metrics = Metrics {
+            received: Counter::default(),
+            delivered: Family::default(),
+            failed: Family::default(),
+            rate_limited: Family::default(),
+            queue_depth: Family::default(),
+            latency: Histogram::new(exponential_buckets(0.005, 2.0, 16)),
+            health: Family::default(),
+            config_valid: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "alerts_received",
+            "Alerts accepted into the outbox",
+            metrics.received.clone(),
+        );
+        registry.register(
+            "alerts_delivered",
+            "Alerts Slack accepted",
+            metrics.delivered.clone(),
+        );
+        registry.register(
+            "alerts_failed",
+            "Alerts that failed for good, by Slack's error",
+            metrics.failed.clone(),
+        );
+        registry.register(
+            "slack_rate_limited",
+            "429 answers from Slack",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Alerts waiting for delivery",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "delivery_latency_seconds",
+            "From acceptance to delivery",
+            metrics.latency.clone(),
+        );
+        registry.register(
+            "webhook_health",
+            "1 for each webhook's current health",
+            metrics.health.clone(),
+        );
+        registry.register(
+            "config_valid",
+            "Whether the desired-state file is valid",
+            metrics.config_valid.clone(),
+        );
+        Metrics { registry, ..metrics }
+    }
+}
+
+impl Metrics {
+    pub fn set_health(&self, webhook: &str, state: HealthState) {
+        for candidate in [HealthState::Healthy, HealthState::Failing, HealthState::Revoked] {
+            let labels = HealthLabels {
+                webhook: webhook.to_owned(),
+                state: health_name(candidate).to_owned(),
+            };
+            self.health
+                .get_or_create(&labels)
+                .set(i64::from(candidate == state));
+        }
+    }
+
+    pub fn depth(&self, webhook: &str) -> Gauge {
+        self.queue_depth
+            .get_or_create(&WebhookLabel {
+                webhook: webhook.to_owned(),
+            })
+            .clone()
+    }
+
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+pub fn health_name(state: HealthState) -> &'static str {
+    match state {
+        HealthState::Healthy => "healthy",
+        HealthState::Failing => "failing",
+        HealthState::Revoked => "revoked",
+    }
+}

@@ -1,0 +1,325 @@
+//! The alert outbox in sled: every accepted alert until it is delivered or has failed
+//! for good, a FIFO per webhook, de-duplication keys, and each webhook's health.
+//!
+//! Trees: `alerts` (sequence number -> record), `queue` (webhook, NUL, sequence ->
+//! nothing: each webhook's FIFO in key order), `failed` (sequence -> nothing: the dead
+//! letters), `dedup` (key -> sequence and time), `health` (webhook -> health).
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{StateError, Store};
+
+/// How long a `key` de-duplicates.
+pub const DEDUP_WINDOW_MS: u64 = 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Queued,
+    Delivered,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub id: String,
+    pub webhook: String,
+    /// The JSON body Slack receives.
+    pub payload: serde_json::Value,
+    pub key: Option<String>,
+    pub status: AlertStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// Not before this (unix milliseconds): backoff and `Retry-After`.
+    pub next_attempt_at: u64,
+    pub delivered_at: Option<u64>,
+}
+
+/// What Slack's answers say about a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Healthy,
+    Failing,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub state: HealthState,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub updated_at: u64,
+}
+
+/// The outcome of [`Store::enqueue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    pub record: AlertRecord,
+    /// The key was seen within the window: this is the earlier alert.
+    pub duplicate: bool,
+}
+
+fn seq_of(id: &str) -> Option<u64> {
+    u64::from_str_radix(id, 16).ok()
+}
+
+fn queue_key(webhook: &str, seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(webhook.len() + 9);
+    key.extend_from_slice(webhook.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn abort(error: StateError) -> ConflictableTransactionError<StateError> {
+    ConflictableTransactionError::Abort(error)
+}
+
+impl Store {
+    /// Stores a new alert, or returns the one with the same `key` from the last 24
+    /// hours. Not yet durable: see [`Store::flush`].
+    pub fn enqueue(
+        &self,
+        webhook: &str,
+        payload: serde_json::Value,
+        key: Option<String>,
+        now_ms: u64,
+    ) -> Result<Enqueued, StateError> {
+        let seq = self.db.generate_id().map_err(|e| self.io("write", e))?;
+        let record = AlertRecord {
+            id: format!("{seq:016x}"),
+            webhook: webhook.to_owned(),
+            payload,
+            key: key.clone(),
+            status: AlertStatus::Queued,
+            attempts: 0,
+            last_error: None,
+            created_at: now_ms,
+            next_attempt_at: now_ms,
+            delivered_at: None,
+        };
+        let encoded = serde_json::to_vec(&record).expect("a record serializes");
+        let result = (&self.alerts, &self.queue, &self.dedup).transaction(|(alerts, queue, dedup)| {
+            if let Some(key) = &key {
+                if let Some(seen) = dedup.get(key.as_bytes())? {
+                    let (earlier, at) = decode_dedup(&seen);
+                    if now_ms.saturating_sub(at) < DEDUP_WINDOW_MS {
+                        if let Some(bytes) = alerts.get(earlier.to_be_bytes())? {
+                            let record = self.decode(&bytes, "an alert").map_err(abort)?;
+                            return Ok(Enqueued {
+                                record,
+                                duplicate: true,
+                            });
+                        }
+                    }
+                }
+                dedup.insert(key.as_bytes(), encode_dedup(seq, now_ms).as_slice())?;
+            }
+            alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
+            queue.insert(queue_key(webhook, seq), &[])?;
+            Ok(Enqueued {
+                record: record.clone(),
+                duplicate: false,
+            })
+        });
+        transaction_result(self, result)
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.db.flush().map(drop).map_err(|e| self.io("flush", e))
+    }
+
+    /// The oldest queued alert of `webhook`.
+    pub fn next_queued(&self, webhook: &str) -> Result<Option<AlertRecord>, StateError> {
+        let mut prefix = webhook.as_bytes().to_vec();
+        prefix.push(0);
+        let Some(entry) = self.queue.scan_prefix(&prefix).next() else {
+            return Ok(None);
+        };
+        let (key, _) = entry.map_err(|e| self.io("read", e))?;
+        let seq = u64::from_be_bytes(key[prefix.len()..].try_into().unwrap_or_default());
+        self.record(seq)
+    }
+
+    /// Every webhook with queued alerts, and how many each has.
+    pub fn queued_counts(&self) -> Result<std::collections::BTreeMap<String, usize>, StateError> {
+        let mut counts = std::collections::BTreeMap::new();
+        for entry in &self.queue {
+            let (key, _) = entry.map_err(|e| self.io("read", e))?;
+            let webhook = key.split(|b| *b == 0).next().unwrap_or_default();
+            *counts
+                .entry(String::from_utf8_lossy(webhook).into_owned())
+                .or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
+    pub fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StateError> {
+        match seq_of(id) {
+            Some(seq) => self.record(seq),
+            None => Ok(None),
+        }
+    }
+
+    fn record(&self, seq: u64) -> Result<Option<AlertRecord>, StateError> {
+        match self
+            .alerts
+            .get(seq.to_be_bytes())
+            .map_err(|e| self.io("read", e))?
+        {
+            Some(bytes) => Ok(Some(self.decode(&bytes, "an alert")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records an attempt that leaves the alert queued (a retry is due later).
+    pub fn update_alert(&self, record: &AlertRecord) -> Result<(), StateError> {
+        let seq = seq_of(&record.id).unwrap_or_default();
+        let encoded = serde_json::to_vec(record).expect("a record serializes");
+        self.alerts
+            .insert(seq.to_be_bytes(), encoded)
+            .map_err(|e| self.io("write", e))?;
+        Ok(())
+    }
+
+    /// Takes a delivered or failed alert out of its queue, in one transaction, and
+    /// flushes: a delivered alert must not be sent again after a restart.
+    pub fn finish_alert(&self, record: &AlertRecord) -> Result<(), StateError> {
+        let seq = seq_of(&record.id).unwrap_or_default();
+        let encoded = serde_json::to_vec(record).expect("a record serializes");
+        let failed = record.status == AlertStatus::Failed;
+        let result = (&self.alerts, &self.queue, &self.failed).transaction(|(alerts, queue, dead)| {
+            alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
+            queue.remove(queue_key(&record.webhook, seq))?;
+            if failed {
+                dead.insert(&seq.to_be_bytes(), &[])?;
+            }
+            Ok(())
+        });
+        transaction_result(self, result)?;
+        self.flush()
+    }
+
+    /// Puts a failed alert back at the end of its webhook's queue.
+    pub fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError> {
+        let Some(mut record) = self.alert(id)? else {
+            return Ok(None);
+        };
+        if record.status != AlertStatus::Failed {
+            return Ok(Some(record));
+        }
+        let old = seq_of(id).unwrap_or_default();
+        let seq = self.db.generate_id().map_err(|e| self.io("write", e))?;
+        record = AlertRecord {
+            id: format!("{seq:016x}"),
+            status: AlertStatus::Queued,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: now_ms,
+            ..record
+        };
+        let encoded = serde_json::to_vec(&record).expect("a record serializes");
+        let result = (&self.alerts, &self.queue, &self.failed).transaction(|(alerts, queue, dead)| {
+            alerts.remove(&old.to_be_bytes())?;
+            dead.remove(&old.to_be_bytes())?;
+            alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
+            queue.insert(queue_key(&record.webhook, seq), &[])?;
+            Ok(())
+        });
+        transaction_result(self, result)?;
+        self.flush()?;
+        Ok(Some(record))
+    }
+
+    /// The dead letters, oldest first, at most `limit`.
+    pub fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError> {
+        let mut records = Vec::new();
+        for entry in self.failed.iter().take(limit) {
+            let (key, _) = entry.map_err(|e| self.io("read", e))?;
+            let seq = u64::from_be_bytes(key.as_ref().try_into().unwrap_or_default());
+            records.extend(self.record(seq)?);
+        }
+        Ok(records)
+    }
+
+    pub fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError> {
+        let encoded = serde_json::to_vec(health).expect("health serializes");
+        self.health
+            .insert(webhook.as_bytes(), encoded)
+            .map_err(|e| self.io("write", e))?;
+        Ok(())
+    }
+
+    pub fn health(&self, webhook: &str) -> Result<Option<Health>, StateError> {
+        match self
+            .health
+            .get(webhook.as_bytes())
+            .map_err(|e| self.io("read", e))?
+        {
+            Some(bytes) => Ok(Some(self.decode(&bytes, "a webhook's health")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets delivered alerts and de-duplication keys older than a day, and dead
+    /// letters older than a week.
+    pub fn prune(&self, now_ms: u64) -> Result<usize, StateError> {
+        let mut removed = 0;
+        for entry in &self.alerts {
+            let (key, value) = entry.map_err(|e| self.io("read", e))?;
+            let record: AlertRecord = self.decode(&value, "an alert")?;
+            let age = now_ms.saturating_sub(record.created_at);
+            let expired = match record.status {
+                AlertStatus::Queued => false,
+                AlertStatus::Delivered => age > DEDUP_WINDOW_MS,
+                AlertStatus::Failed => age > 7 * DEDUP_WINDOW_MS,
+            };
+            if expired {
+                self.alerts.remove(&key).map_err(|e| self.io("write", e))?;
+                self.failed.remove(&key).map_err(|e| self.io("write", e))?;
+                removed += 1;
+            }
+        }
+        for entry in &self.dedup {
+            let (key, value) = entry.map_err(|e| self.io("read", e))?;
+            if now_ms.saturating_sub(decode_dedup(&value).1) >= DEDUP_WINDOW_MS {
+                self.dedup.remove(&key).map_err(|e| self.io("write", e))?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn encode_dedup(seq: u64, at_ms: u64) -> [u8; 16] {
+    let mut bytes = [0; 16];
+    bytes[..8].copy_from_slice(&seq.to_be_bytes());
+    bytes[8..].copy_from_slice(&at_ms.to_be_bytes());
+    bytes
+}
+
+fn decode_dedup(bytes: &[u8]) -> (u64, u64) {
+    let number = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    };
+    (number(0..8), number(8..16))
+}
+
+fn transaction_result<T>(
+    store: &Store,
+    result: Result<T, TransactionError<StateError>>,
+) -> Result<T, StateError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(TransactionError::Abort(error)) => Err(error),
+        Err(TransactionError::Storage(error)) => Err(store.io("write", error)),
+    }
+}
