@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::commands::{apply, directory, encrypt, history, plan, status, validate};
+use crate::commands::{apply, daemon, directory, encrypt, history, plan, send, status, validate};
 use crate::error::{Error, Exit};
 
 /// Declarative Slack alert webhooks: age-encrypted desired state in git, checked,
@@ -89,6 +89,13 @@ pub enum Command {
     /// The Slack directory (users and user groups) the bot token sees.
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Run the alert endpoint and deliver alerts to Slack.
+    Daemon(DaemonArgs),
+    /// Send one alert through the daemon's endpoint.
+    Send(SendArgs),
+    /// Inspect and retry alerts held by the daemon.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Print a shell completion script.
@@ -166,6 +173,82 @@ pub enum DirectoryCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Where the HTTP API listens: HOST:PORT, or unix:PATH for a unix socket.
+    #[arg(
+        long,
+        env = "HOOKWARDEN_LISTEN",
+        default_value = "127.0.0.1:8787",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+
+    /// Messages per second per webhook (0: no pacing).
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub rate: f64,
+
+    /// Messages a webhook may send at once after a quiet spell.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub burst: u32,
+
+    /// The first retry's delay after a 5xx or a network error; it doubles up to 5 minutes.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub retry_first: humantime::Duration,
+
+    /// Refuse new alerts (503) while this many wait.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub queue_limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The webhook's id.
+    #[arg(long)]
+    pub webhook: String,
+
+    /// The message.
+    #[arg(long)]
+    pub text: String,
+
+    /// Mention a user or group (repeatable): handle, display name, email, `here`.
+    #[arg(long = "mention", value_name = "MENTION")]
+    pub mentions: Vec<String>,
+
+    /// De-duplicate: another alert with this key within 24 hours is not sent again.
+    #[arg(long)]
+    pub key: Option<String>,
+
+    /// Send the text as Slack mrkdwn, unescaped.
+    #[arg(long)]
+    pub mrkdwn: bool,
+
+    /// The daemon's base URL [default: http://$HOOKWARDEN_LISTEN, else http://127.0.0.1:8787]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// The failed alerts (dead letters).
+    List {
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+    /// One alert's status, attempts and last error.
+    Show {
+        id: String,
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+    /// Queue a failed alert again.
+    Retry {
+        id: String,
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Check the hash chain and report the first entry that was altered.
     #[arg(long)]
@@ -183,6 +266,9 @@ pub fn run(cli: &Cli) -> Result<Exit, Error> {
         Command::Status => status::run(&cli.global, &mut out),
         Command::History(args) => history::run(&cli.global, args, &mut out),
         Command::Directory(command) => directory::run(&cli.global, command, &mut out),
+        Command::Daemon(args) => daemon::run(&cli.global, args),
+        Command::Send(args) => send::send(&cli.global, args, &mut out),
+        Command::Alerts(command) => send::alerts(&cli.global, command, &mut out),
         Command::Schema => {
             let schema =
                 serde_json::to_string_pretty(&crate::config::raw::schema()).expect("a schema serializes");

@@ -73,6 +73,32 @@ pub enum Error {
     PlanMismatch,
     #[error("the audit log was altered: entry #{serial} {reason}")]
     HistoryAltered { serial: u64, reason: &'static str },
+    #[error("the applied webhook `{id}` cannot be used: {reason}")]
+    CorruptWebhook { id: String, reason: String },
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the API token file {path}")]
+    TokenFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the API token file {path} is empty")]
+    EmptyTokenFile { path: std::path::PathBuf },
+    #[error("the endpoint answered {status}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach the hookwarden endpoint at {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
     #[error("nothing to encrypt: standard input was empty")]
     EmptyInput,
     #[error("no recipients to encrypt to")]

@@ -23,6 +23,7 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod directory;
 pub mod error;
 pub mod metrics;
@@ -32,6 +33,7 @@ pub mod planfile;
 pub mod reconcile;
 pub mod render;
 pub mod secrets;
+pub mod server;
 pub mod slack;
 pub mod state;
 

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
     // Logs go to stderr, so stdout stays the command's output; RUST_LOG picks the level.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )

@@ -96,8 +96,9 @@ pub struct Outbox {
     tracker: TaskTracker,
     cancel: CancellationToken,
     commit: GroupCommit,
+    /// Alerts queued across every webhook, for the 503 guard.
+    queued: std::sync::atomic::AtomicUsize,
 }
-
 impl Outbox {
     pub fn new(
         store: Arc<Store>,
@@ -118,6 +119,7 @@ impl Outbox {
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             commit: GroupCommit::new(),
+            queued: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -130,6 +132,7 @@ impl Outbox {
             self.metrics
                 .depth(&webhook)
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
+            self.queued.fetch_add(count, Ordering::Relaxed);
             self.wake(&webhook);
         }
         Ok(())
@@ -144,13 +147,15 @@ impl Outbox {
     ) -> Result<Enqueued, StateError> {
         let store = self.store.clone();
         let name = webhook.to_owned();
-        let enqueued = tokio::task::spawn_blocking(move || store.enqueue(&name, payload, key, now_ms()))
-            .await
-            .expect("the enqueue task does not panic")?;
+        let enqueued =
+            tokio::task::spawn_blocking(move || store.enqueue(&name, payload, key.as_deref(), now_ms()))
+                .await
+                .expect("the enqueue task does not panic")?;
         self.commit.durable().await?;
         if !enqueued.duplicate {
             self.metrics.received.inc();
             self.metrics.depth(webhook).inc();
+            self.queued.fetch_add(1, Ordering::Relaxed);
             self.wake(webhook);
         }
         Ok(enqueued)
@@ -161,9 +166,15 @@ impl Outbox {
         let record = self.store.retry_alert(id, now_ms())?;
         if let Some(record) = record.as_ref().filter(|r| r.status == AlertStatus::Queued) {
             self.metrics.depth(&record.webhook).inc();
+            self.queued.fetch_add(1, Ordering::Relaxed);
             self.wake(&record.webhook);
         }
         Ok(record)
+    }
+
+    /// How many alerts wait across every webhook.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Tells `webhook`'s worker there is work, starting it if needed.
@@ -329,6 +340,7 @@ impl Outbox {
             }
         }
         self.metrics.depth(&record.webhook).dec();
+        self.queued.fetch_sub(1, Ordering::Relaxed);
         if let Err(error) = self.store.finish_alert(&record) {
             tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery");
         }
@@ -455,7 +467,7 @@ impl GroupCommit {
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -1,10 +1,12 @@
 //! One module per command: each loads what it needs, calls the library, and prints.
 
 pub mod apply;
+pub mod daemon;
 pub mod directory;
 pub mod encrypt;
 pub mod history;
 pub mod plan;
+pub mod send;
 mod slack;
 pub mod status;
 pub mod validate;

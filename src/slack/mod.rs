@@ -175,7 +175,7 @@ impl Client {
                     Ok(answer) => return Ok(answer),
                     Err(refusal) => refusal,
                 },
-                Err(error) => Refusal::Retryable(error.without_url().to_string()),
+                Err(error) => Refusal::Retryable(describe(error)),
             };
             match refusal {
                 Refusal::RateLimited(delay) if waited + delay <= self.rate_limit_budget => {
@@ -223,7 +223,7 @@ impl Client {
                 let text = response.text().await.unwrap_or_default();
                 answer::webhook(status, &headers, &text)
             }
-            Err(error) => Err(Refusal::Retryable(error.without_url().to_string())),
+            Err(error) => Err(Refusal::Retryable(describe(error))),
         }
     }
 
@@ -261,7 +261,7 @@ async fn read_web_api(
     let body: serde_json::Value = if status == StatusCode::OK {
         response.json().await.map_err(|e| SlackError::Unreadable {
             method: method.to_owned(),
-            reason: e.without_url().to_string(),
+            reason: describe(e),
         })?
     } else {
         serde_json::Value::Null
@@ -277,6 +277,23 @@ async fn read_web_api(
         })
         .unwrap_or_default();
     Ok(answer::web_api(status, &headers, &body).map(|()| (body, scopes)))
+}
+
+/// A reqwest error with its causes ("error sending request: connection refused"), and
+/// without its URL, which may be a webhook's secret.
+pub fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn parse<T: serde::de::DeserializeOwned>(method: &str, body: serde_json::Value) -> Result<T, SlackError> {

@@ -87,7 +87,7 @@ impl Store {
         &self,
         webhook: &str,
         payload: serde_json::Value,
-        key: Option<String>,
+        key: Option<&str>,
         now_ms: u64,
     ) -> Result<Enqueued, StateError> {
         let seq = self.db.generate_id().map_err(|e| self.io("write", e))?;
@@ -95,7 +95,7 @@ impl Store {
             id: format!("{seq:016x}"),
             webhook: webhook.to_owned(),
             payload,
-            key: key.clone(),
+            key: key.map(str::to_owned),
             status: AlertStatus::Queued,
             attempts: 0,
             last_error: None,
@@ -105,17 +105,17 @@ impl Store {
         };
         let encoded = serde_json::to_vec(&record).expect("a record serializes");
         let result = (&self.alerts, &self.queue, &self.dedup).transaction(|(alerts, queue, dedup)| {
-            if let Some(key) = &key {
+            if let Some(key) = key {
                 if let Some(seen) = dedup.get(key.as_bytes())? {
                     let (earlier, at) = decode_dedup(&seen);
-                    if now_ms.saturating_sub(at) < DEDUP_WINDOW_MS {
-                        if let Some(bytes) = alerts.get(earlier.to_be_bytes())? {
-                            let record = self.decode(&bytes, "an alert").map_err(abort)?;
-                            return Ok(Enqueued {
-                                record,
-                                duplicate: true,
-                            });
-                        }
+                    if now_ms.saturating_sub(at) < DEDUP_WINDOW_MS
+                        && let Some(bytes) = alerts.get(earlier.to_be_bytes())?
+                    {
+                        let record = self.decode(&bytes, "an alert").map_err(abort)?;
+                        return Ok(Enqueued {
+                            record,
+                            duplicate: true,
+                        });
                     }
                 }
                 dedup.insert(key.as_bytes(), encode_dedup(seq, now_ms).as_slice())?;

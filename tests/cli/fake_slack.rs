@@ -44,15 +44,23 @@ pub struct Script {
     /// A `users.list` page that answers this Web API error instead.
     pub failing_page: Option<(usize, &'static str)>,
     pub hooks: HashMap<String, Hook>,
+    /// How many 5xx answers a webhook path gives before it works.
+    pub server_errors: HashMap<String, u32>,
+    /// Enforce Slack's webhook limit: this many messages a second per webhook, with a
+    /// burst; beyond it, 429 with `Retry-After: 1`.
+    pub webhook_limit: Option<(f64, f64)>,
+    /// The fake's own bookkeeping for `webhook_limit`.
+    pub buckets: HashMap<String, (f64, std::time::Instant)>,
     pub calls: Vec<Call>,
 }
-
 #[derive(Clone, Debug)]
 pub struct Call {
     /// `auth.test`, `users.list`, or the webhook path `/services/T…/B…/…`.
     pub endpoint: String,
     pub authorization: Option<String>,
     pub body: String,
+    /// The status answered.
+    pub status: u16,
 }
 
 pub struct FakeSlack {
@@ -143,6 +151,7 @@ fn record(script: &mut Script, endpoint: &str, headers: &HeaderMap, body: &str) 
         endpoint: endpoint.to_owned(),
         authorization,
         body: body.to_owned(),
+        status: 0,
     });
 }
 
@@ -274,7 +283,15 @@ async fn webhook(
     let path = format!("/services/{hook}");
     let mut script = script.lock().expect("script");
     record(&mut script, &path, &headers, &body);
-    if rate_limited(&mut script, &path) {
+    let response = answer_webhook(&mut script, &path, &body);
+    if let Some(call) = script.calls.last_mut() {
+        call.status = response.status().as_u16();
+    }
+    response
+}
+
+fn answer_webhook(script: &mut Script, path: &str, body: &str) -> Response {
+    if rate_limited(script, path) || over_limit(script, path) {
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
             axum::Json(json!({"ok": false, "error": "rate_limited"})),
@@ -285,15 +302,19 @@ async fn webhook(
             .insert(header::RETRY_AFTER, "1".parse().expect("header"));
         return response;
     }
+    if let Some(left) = script.server_errors.get_mut(path).filter(|left| **left > 0) {
+        *left -= 1;
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal_error").into_response();
+    }
     let hook = script
         .hooks
-        .get(&path)
+        .get(path)
         .cloned()
         .unwrap_or(Hook::Dead(404, "no_service"));
     if let Hook::Dead(status, error) = hook {
         return (StatusCode::from_u16(status).expect("status"), error).into_response();
     }
-    let Ok(message) = serde_json::from_str::<Value>(&body) else {
+    let Ok(message) = serde_json::from_str::<Value>(body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
     let text = message["text"].as_str().unwrap_or_default();
@@ -302,6 +323,47 @@ async fn webhook(
         return (StatusCode::BAD_REQUEST, "no_text").into_response();
     }
     (StatusCode::OK, "ok").into_response()
+}
+
+/// Slack's per-webhook limit as a token bucket; true when this message is over it.
+fn over_limit(script: &mut Script, path: &str) -> bool {
+    let Some((per_second, burst)) = script.webhook_limit else {
+        return false;
+    };
+    let now = std::time::Instant::now();
+    let (tokens, last) = script.buckets.entry(path.to_owned()).or_insert((burst, now));
+    *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * per_second).min(burst);
+    *last = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        false
+    } else {
+        true
+    }
+}
+
+/// The messages a webhook path accepted, in order.
+impl FakeSlack {
+    pub fn delivered(&self, path: &str) -> Vec<Value> {
+        let script = self.script.lock().expect("script");
+        script
+            .calls
+            .iter()
+            .filter(|c| c.endpoint == path && c.status == 200)
+            .map(|c| serde_json::from_str(&c.body).expect("JSON"))
+            .collect()
+    }
+
+    /// How many 429s webhooks answered.
+    pub fn rate_limited(&self) -> usize {
+        self.script
+            .lock()
+            .expect("script")
+            .calls
+            .iter()
+            .filter(|c| c.status == 429)
+            .count()
+    }
 }
 
 /// A Slack user object as `users.list` returns it.

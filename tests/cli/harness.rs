@@ -41,7 +41,7 @@ pub struct Test {
     /// The age key of this test, written to `identity.txt`.
     pub key: String,
     /// The fake Slack this test's runs talk to, if any.
-    _slack: Option<FakeSlack>,
+    slack: Option<FakeSlack>,
 }
 
 pub struct Run {
@@ -67,7 +67,7 @@ impl Test {
             env: Vec::new(),
             stdin: String::new(),
             key,
-            _slack: None,
+            slack: None,
         }
     }
 
@@ -139,6 +139,11 @@ impl Test {
         self
     }
 
+    /// The fake Slack started by [`Test::slack`].
+    pub fn slack_fake(&self) -> &FakeSlack {
+        self.slack.as_ref().expect("the test started a fake Slack")
+    }
+
     /// Points every run at a fake Slack that follows `script`.
     pub fn slack(self, script: Script) -> Self {
         let slack = FakeSlack::start(script);
@@ -146,7 +151,7 @@ impl Test {
             .env("HOOKWARDEN_SLACK_API_URL", &slack.api_url())
             .env("HOOKWARDEN_SLACK_WEBHOOK_ORIGIN", &slack.origin());
         Test {
-            _slack: Some(slack),
+            slack: Some(slack),
             ..test
         }
     }

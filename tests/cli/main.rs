@@ -2,6 +2,7 @@
 
 mod apply;
 mod crash;
+mod daemon;
 mod encrypt;
 mod fake_slack;
 mod harness;

@@ -1,0 +1,86 @@
+//! `hookwarden daemon`: the alert endpoint and its delivery workers, under systemd or
+//! by hand.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use crate::cli::{DaemonArgs, Global};
+use crate::daemon::{self, Listener, Options};
+use crate::error::{Error, Exit};
+use crate::outbox::{Pacing, Retry};
+use crate::secrets::Secret;
+
+pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
+    let keyring = super::keyring(global, "daemon")?;
+    let api_token = api_token()?;
+    let store = Arc::new(super::open_store(global, "daemon")?);
+    let options = Options {
+        pacing: Pacing {
+            per_second: args.rate,
+            burst: args.burst,
+        },
+        retry: Retry {
+            first: args.retry_first.into(),
+            ..Retry::default()
+        },
+        queue_limit: args.queue_limit,
+        api_token,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    runtime.block_on(async {
+        let (listener, shown) = bind(&args.listen).await?;
+        println!("hookwarden daemon listening on {shown}");
+        daemon::run(listener, store, &keyring, options, shutdown_signal()).await
+    })?;
+    Ok(Exit::Success)
+}
+
+/// `HOOKWARDEN_API_TOKEN_FILE`: the bearer token every request but the health checks
+/// must carry.
+pub fn api_token() -> Result<Option<Secret>, Error> {
+    let Some(path) = std::env::var_os("HOOKWARDEN_API_TOKEN_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = std::path::PathBuf::from(path);
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::TokenFile {
+        path: path.clone(),
+        source,
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Error::EmptyTokenFile { path });
+    }
+    Ok(Some(Secret::new(token)))
+}
+
+/// `unix:/path/to.sock` or `HOST:PORT`; returns the listener and how to reach it.
+async fn bind(address: &str) -> Result<(Listener, String), Error> {
+    let failed = |source| Error::Listen {
+        address: address.to_owned(),
+        source,
+    };
+    if let Some(path) = address.strip_prefix("unix:") {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).map_err(failed)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        return Ok((Listener::Unix(listener), format!("unix:{path}")));
+    }
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
+    Ok((Listener::Tcp(listener), format!("http://{bound}")))
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down: draining deliveries in flight");
+}

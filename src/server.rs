@@ -1,0 +1,324 @@
+//! The HTTP API: transport only. Requests are checked by [`crate::alert`] and stored
+//! by [`crate::outbox`]; this module maps them to and from HTTP.
+//!
+//! Errors are `{"error": {"code", "message"}}` with the status the design gives each.
+//! When an API token is configured, every route but the health checks needs
+//! `Authorization: Bearer <token>`, compared in constant time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::alert::{self, AlertRequest, Refusal};
+use crate::directory::Index;
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
+use crate::secrets::Secret;
+use crate::state::{AlertRecord, Store};
+
+/// Request bodies beyond this are refused with 413.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// What the API knows of the applied webhooks, and the directory to resolve mentions.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub webhooks: BTreeMap<String, Entry>,
+    pub directory: Option<Index>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub channel: Option<String>,
+    /// Redacted.
+    pub url: String,
+    pub mentions: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct AppState {
+    pub outbox: Arc<Outbox>,
+    pub store: Arc<Store>,
+    pub catalog: Arc<RwLock<Catalog>>,
+    pub metrics: Arc<Metrics>,
+    pub api_token: Option<Secret>,
+    /// 503 beyond this many queued alerts.
+    pub queue_limit: usize,
+    /// Problems the daemon wants `/healthz` to show (an invalid desired-state file).
+    pub problems: Arc<RwLock<Vec<String>>>,
+}
+
+type Shared = Arc<AppState>;
+
+/// Every route: the single list the router is built from and `schema/openapi.yaml` is
+/// checked against.
+pub fn routes() -> Vec<(&'static str, Method, MethodRouter<Shared>)> {
+    vec![
+        ("/v1/alerts", Method::POST, post(create_alert)),
+        ("/v1/alerts", Method::GET, get(list_alerts)),
+        ("/v1/alerts/{id}", Method::GET, get(show_alert)),
+        ("/v1/alerts/{id}/retry", Method::POST, post(retry_alert)),
+        ("/v1/webhooks", Method::GET, get(webhooks)),
+        ("/healthz", Method::GET, get(healthz)),
+        ("/readyz", Method::GET, get(readyz)),
+        ("/metrics", Method::GET, get(metrics)),
+    ]
+}
+
+pub fn router(state: Shared) -> Router {
+    let router = routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, route)| {
+            router.route(path, route)
+        });
+    router
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// An API error as the design shapes it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({"error": {"code": code, "message": message.into()}}),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+impl From<crate::state::StateError> for ApiError {
+    fn from(error: crate::state::StateError) -> Self {
+        tracing::error!(%error, "state error while serving a request");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string())
+    }
+}
+
+async fn authorize(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let open = matches!(request.uri().path(), "/healthz" | "/readyz");
+    let Some(token) = state.api_token.as_ref().filter(|_| !open) else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        next.run(request).await
+    } else {
+        let mut response = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong `Authorization: Bearer` token",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+}
+
+async fn create_alert(
+    State(state): State<Shared>,
+    body: Result<axum::Json<AlertRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let axum::Json(request) = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over {} KiB", BODY_LIMIT / 1024),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_json",
+            "send the alert as `Content-Type: application/json`",
+        ),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed", rejection.body_text()),
+    })?;
+    let payload = {
+        let catalog = state.catalog.read().expect("never poisoned");
+        let Some(entry) = catalog.webhooks.get(&request.webhook) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_webhook",
+                format!("no applied webhook has the id `{}`", request.webhook),
+            ));
+        };
+        alert::build(&request, &entry.mentions, catalog.directory.as_ref()).map_err(|r| refused(&r))?
+    };
+    if state.outbox.queued() >= state.queue_limit {
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            "the outbox is full; try again later",
+        );
+        error.retry_after = Some(5);
+        return Err(error);
+    }
+    let enqueued = state
+        .outbox
+        .accept(&request.webhook, payload, request.key)
+        .await?;
+    let record = enqueued.record;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"id": record.id, "status": record.status, "duplicate": enqueued.duplicate})),
+    )
+        .into_response())
+}
+
+fn refused(refusal: &Refusal) -> ApiError {
+    let status = match *refusal {
+        Refusal::UnknownMentions(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut error = ApiError::new(status, refusal.code(), refusal.message());
+    if let Refusal::UnknownMentions(problems) = refusal {
+        error.body["error"]["mentions"] = serde_json::to_value(problems).expect("serializes");
+    }
+    error
+}
+
+fn alert_json(record: &AlertRecord) -> Value {
+    json!({
+        "id": record.id,
+        "webhook": record.webhook,
+        "status": record.status,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "created_at": timestamp(record.created_at),
+        "delivered_at": record.delivered_at.map(timestamp),
+    })
+}
+
+fn timestamp(ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)).to_string()
+}
+
+async fn show_alert(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let record = state.store.alert(&id)?.ok_or_else(|| unknown_alert(&id))?;
+    Ok(axum::Json(alert_json(&record)).into_response())
+}
+
+fn unknown_alert(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_alert",
+        format!("no alert has the id `{id}`"),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_alerts(
+    State(state): State<Shared>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    if query.status.as_deref() != Some("failed") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_filter",
+            "only `?status=failed` (the dead letters) is listed",
+        ));
+    }
+    let records = state.store.failed_alerts(query.limit.unwrap_or(1000))?;
+    let alerts: Vec<Value> = records.iter().map(alert_json).collect();
+    Ok(axum::Json(json!({"alerts": alerts})).into_response())
+}
+
+async fn retry_alert(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let record = state.outbox.retry(&id)?.ok_or_else(|| unknown_alert(&id))?;
+    if record.id == id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_failed",
+            format!("alert `{id}` is {:?}, not failed", record.status),
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"id": record.id, "status": record.status, "retry_of": id})),
+    )
+        .into_response())
+}
+
+async fn webhooks(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let entries: Vec<(String, Entry)> = state
+        .catalog
+        .read()
+        .expect("never poisoned")
+        .webhooks
+        .iter()
+        .map(|(id, e)| (id.clone(), e.clone()))
+        .collect();
+    let mut webhooks = Vec::new();
+    for (id, entry) in entries {
+        let health = state.store.health(&id)?;
+        webhooks.push(json!({
+            "id": id,
+            "name": entry.name,
+            "channel": entry.channel,
+            "url": entry.url,
+            "mentions": entry.mentions,
+            "health": health.map(|h| json!({"state": h.state, "last_error": h.last_error, "updated_at": timestamp(h.updated_at)})),
+        }));
+    }
+    Ok(axum::Json(json!({"webhooks": webhooks})).into_response())
+}
+
+async fn healthz(State(state): State<Shared>) -> Response {
+    let problems = state.problems.read().expect("never poisoned").clone();
+    let status = if problems.is_empty() { "ok" } else { "degraded" };
+    axum::Json(json!({"status": status, "problems": problems})).into_response()
+}
+
+async fn readyz() -> Response {
+    axum::Json(json!({"status": "ready"})).into_response()
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let mut text = state.metrics.encode();
+    text.push('\n');
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
