@@ -50,12 +50,6 @@ pub enum Error {
     DeadWebhooks { ids: Vec<String> },
     #[error("Slack gave no verdict on {}", ids.join(", "))]
     Unverified { ids: Vec<String> },
-    #[error("applied (state serial {serial}), but the directory sync that follows a token change failed")]
-    SyncAfterApply {
-        serial: u64,
-        #[source]
-        source: Box<Error>,
-    },
     #[error("`{command}` needs the age identity, to compare secrets without storing them in plaintext")]
     NoIdentity { command: &'static str },
     #[error("`{command}` does not print {format}")]
@@ -147,7 +141,7 @@ impl Error {
                 "nothing was applied: create a new webhook in Slack, encrypt its URL, and plan again".to_owned(),
             ),
             Error::Unverified { .. } => Some("nothing was applied: try again later, or apply without --verify".to_owned()),
-            Error::SyncAfterApply { .. } => Some("run `hookwarden directory sync` once Slack answers".to_owned()),_ => None,
+            _ => None,
         }
     }
 }

@@ -9,24 +9,34 @@ use crate::error::Error;
 use crate::plan::{self, Plan, TokenChange};
 use crate::render;
 use crate::secrets::{Keyring, Secret, encrypt};
-use crate::state::{Applied, AuditChange, Draft, Store, TokenFacts};
+use crate::state::{Applied, AuditChange, Draft, Store, SyncedDirectory, TokenFacts};
 
 /// Reads the applied state and plans against it. Once a directory was synced, every
 /// `mentions:` entry must resolve in it: an unknown one is a problem of the file.
 pub fn plan(config: &Config, desired: &Desired, store: &Store) -> Result<(Applied, Plan), Error> {
     let applied = store.applied()?;
-    if let Some(synced) = store.directory()? {
-        let problems = unresolved_mentions(config, &synced.directory);
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(Report {
-                file: config.file.clone(),
-                problems,
-            })
-            .into());
-        }
-    }
     let plan = plan::plan(desired, &applied);
+    // While the token changes, the stored directory is the old token's: `apply` checks
+    // the mentions against the new one before it writes anything.
+    if plan.token.is_none()
+        && let Some(synced) = store.directory()?
+    {
+        check_mentions(config, &synced.directory)?;
+    }
     Ok((applied, plan))
+}
+
+/// Fails with every `mentions:` entry of `config` that does not resolve in `directory`.
+pub fn check_mentions(config: &Config, directory: &Directory) -> Result<(), Error> {
+    let problems = unresolved_mentions(config, directory);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid(Report {
+        file: config.file.clone(),
+        problems,
+    })
+    .into())
 }
 
 /// Every `mentions:` entry of `config` that does not resolve, at its position.
@@ -56,20 +66,22 @@ pub struct Provenance {
 }
 
 /// Carries out `plan` (made against `applied`) in one transaction, secrets encrypted to
-/// `keyring`'s recipients; `facts` is what Slack said about a token being set or
-/// rotated. Returns the new serial.
+/// `keyring`'s recipients; `new_token` is what Slack said about a token being set or
+/// rotated and the directory it sees, stored with it. Returns the new serial.
 pub fn apply(
     store: &Store,
     keyring: &Keyring,
     desired: &Desired,
     applied: &Applied,
     plan: &Plan,
-    facts: Option<&TokenFacts>,
+    new_token: Option<(TokenFacts, SyncedDirectory)>,
     provenance: Provenance,
 ) -> Result<u64, Error> {
     let recipients = keyring.recipients();
     let seal = |secret: &Secret| encrypt(secret, &recipients);
-    let writes = apply::writes(plan, desired, applied, facts, provenance.now, &seal)?;
+    let (facts, directory) = new_token.unzip();
+    let mut writes = apply::writes(plan, desired, applied, facts.as_ref(), provenance.now, &seal)?;
+    writes.directory = directory;
     let mut changes: Vec<AuditChange> = plan
         .changes
         .iter()

@@ -8,14 +8,15 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::{ApplyArgs, Format, Global};
-use crate::config::{self, ConfigError, Desired};
+use crate::config::{self, Config, ConfigError, Desired};
 use crate::error::{Error, Exit};
 use crate::plan::{Action, Plan, TokenChange};
 use crate::planfile::SavedPlan;
 use crate::reconcile::{self, Provenance};
 use crate::render;
+use crate::secrets::Secret;
 use crate::slack::Probe;
-use crate::state::{Applied, StateError, Store, TokenFacts};
+use crate::state::{Applied, StateError, SyncedDirectory, TokenFacts};
 
 pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exit, Error> {
     if global.format == Format::Markdown {
@@ -47,7 +48,7 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
     }
     if plan.is_empty() {
         if !text {
-            out.write_all(outcome(&plan, applied.serial).as_bytes())
+            out.write_all(outcome(&plan, applied.serial, &Report::default()).as_bytes())
                 .map_err(Error::Output)?;
         }
         return Ok(Exit::Success);
@@ -62,80 +63,94 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
         confirm(global.format)?;
     }
     let runtime = super::slack::runtime();
-    let token_changed = matches!(plan.token, Some(TokenChange::Set | TokenChange::Rotate));
-    let facts = match (&desired.bot_token, token_changed) {
-        (Some(token), true) => Some(super::slack::check_token(
-            &runtime,
-            &config.slack.api_url,
-            token.secret(),
-        )?),
+    let checked = match (&desired.bot_token, plan.token) {
+        (Some(token), Some(TokenChange::Set | TokenChange::Rotate)) => {
+            Some(check_new_token(&runtime, &config, token.secret())?)
+        }
         _ => None,
     };
-    if args.verify {
-        verify(&runtime, &config.slack.api_url, &desired, &plan, text, out)?;
+    let mut report = Report::default();
+    if let Some((facts, _)) = &checked {
+        report.warnings = team_warnings(&desired, facts);
     }
+    if args.verify {
+        report.verified = verify(&runtime, &config.slack.api_url, &desired, &plan)?;
+    }
+    if text {
+        out.write_all(report.text().as_bytes()).map_err(Error::Output)?;
+    }
+    let synced_line = checked
+        .as_ref()
+        .map(|(facts, directory)| super::slack::synced_line(facts, directory));
     let provenance = Provenance {
         actor: super::actor(),
         config_digest: config.digest.clone(),
         now: super::now(),
     };
-    let serial = reconcile::apply(
-        &store,
-        &keyring,
-        &desired,
-        &applied,
-        &plan,
-        facts.as_ref(),
-        provenance,
-    )?;
-    if text {
-        let line = format!(
+    let serial = reconcile::apply(&store, &keyring, &desired, &applied, &plan, checked, provenance)?;
+    let shown = if text {
+        let mut shown = format!(
             "\nApply complete: {}. State serial {serial}.\n",
             render::summary_line(&plan)
         );
-        out.write_all(line.as_bytes()).map_err(Error::Output)?;
-    }
-    if let (Some(facts), Some(token)) = (&facts, &desired.bot_token) {
-        let synced = sync_after_apply(&runtime, &store, facts, token.secret(), serial)?;
-        if text {
-            out.write_all(synced.as_bytes()).map_err(Error::Output)?;
-        }
-    }
-    if !text {
-        out.write_all(outcome(&plan, serial).as_bytes())
-            .map_err(Error::Output)?;
-    }
+        shown.push_str(&synced_line.unwrap_or_default());
+        shown
+    } else {
+        outcome(&plan, serial, &report)
+    };
+    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
     Ok(Exit::Success)
 }
 
-fn sync_after_apply(
-    runtime: &tokio::runtime::Runtime,
-    store: &Store,
-    facts: &TokenFacts,
-    token: &crate::secrets::Secret,
-    serial: u64,
-) -> Result<String, Error> {
-    let synced = super::slack::sync(runtime, store, facts, token, super::now()).map_err(|source| {
-        Error::SyncAfterApply {
-            serial,
-            source: Box::new(source),
+/// What apply learned from Slack before writing, for its output.
+#[derive(Debug, Default)]
+struct Report {
+    warnings: Vec<String>,
+    /// Each probed webhook and Slack's verdict.
+    verified: Vec<(String, String)>,
+}
+
+impl Report {
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for (id, verdict) in &self.verified {
+            text.push_str(&format!("verified {id}: {verdict}\n"));
         }
-    })?;
-    Ok(super::slack::synced_line(facts, &synced))
+        for warning in &self.warnings {
+            text.push_str(&format!("\nWarning: {warning}\n"));
+        }
+        text
+    }
+}
+
+/// A token being set or rotated: checked with `auth.test`, its directory read, and the
+/// file's mentions resolved against that directory, all before anything is written.
+fn check_new_token(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    token: &Secret,
+) -> Result<(TokenFacts, SyncedDirectory), Error> {
+    let facts = super::slack::check_token(runtime, &config.slack.api_url, token)?;
+    let synced = super::slack::fetch(runtime, &facts, token, super::now())?;
+    reconcile::check_mentions(config, &synced.directory)?;
+    Ok((facts, synced))
+}
+
+/// Webhooks of another workspace than the new token's, as `plan` words it.
+fn team_warnings(desired: &Desired, facts: &TokenFacts) -> Vec<String> {
+    crate::plan::team_warnings(desired, &facts.team_id, &facts.team)
 }
 
 /// Probes every created or rotated webhook; a dead one, or one Slack gave no verdict
-/// on, stops the apply before anything is written.
+/// on, stops the apply before anything is written. Returns each verdict.
 fn verify(
     runtime: &tokio::runtime::Runtime,
     api_url: &str,
     desired: &Desired,
     plan: &Plan,
-    text: bool,
-    out: &mut dyn Write,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, String)>, Error> {
     let client = super::slack::client(api_url);
-    let (mut dead, mut unknown) = (Vec::new(), Vec::new());
+    let (mut dead, mut unknown, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
     let probed = plan
         .changes
         .iter()
@@ -144,20 +159,28 @@ fn verify(
         let Some(webhook) = desired.webhooks.iter().find(|w| w.id == change.id) else {
             continue;
         };
-        let (line, list) = match runtime.block_on(client.probe(&webhook.url)) {
-            Probe::Live => (format!("verified {}: Slack knows the webhook", change.id), None),
-            Probe::Dead(error) => (format!("verified {}: dead ({error})", change.id), Some(&mut dead)),
-            Probe::Unknown(reason) => (
-                format!("verified {}: no verdict ({reason})", change.id),
-                Some(&mut unknown),
-            ),
+        let verdict = match runtime.block_on(client.probe(&webhook.url)) {
+            Probe::Live => "live: Slack knows the webhook".to_owned(),
+            Probe::Dead(error) => {
+                dead.push(change.id.clone());
+                format!("dead ({error})")
+            }
+            Probe::Unknown(reason) => {
+                unknown.push(change.id.clone());
+                format!("no verdict ({reason})")
+            }
         };
-        if text {
-            writeln!(out, "{line}").map_err(Error::Output)?;
-        }
-        if let Some(list) = list {
-            list.push(change.id.clone());
-        }
+        verdicts.push((change.id.clone(), verdict));
+    }
+    if !dead.is_empty() || !unknown.is_empty() {
+        eprint!(
+            "{}",
+            Report {
+                verified: verdicts.clone(),
+                warnings: Vec::new()
+            }
+            .text()
+        );
     }
     if !dead.is_empty() {
         return Err(Error::DeadWebhooks { ids: dead });
@@ -165,7 +188,7 @@ fn verify(
     if !unknown.is_empty() {
         return Err(Error::Unverified { ids: unknown });
     }
-    Ok(())
+    Ok(verdicts)
 }
 
 /// A saved plan is applied only against the state it was made from.
@@ -209,12 +232,19 @@ fn confirm(format: Format) -> Result<(), Error> {
 }
 
 /// What `apply --format json` prints: whether anything was applied, the serial now,
-/// and the plan (as `plan --format json` shows it).
-fn outcome(plan: &Plan, serial: u64) -> String {
+/// the plan (as `plan --format json` shows it), and what Slack said before the write.
+fn outcome(plan: &Plan, serial: u64, report: &Report) -> String {
+    let verified: Vec<serde_json::Value> = report
+        .verified
+        .iter()
+        .map(|(id, verdict)| serde_json::json!({"id": id, "verdict": verdict}))
+        .collect();
     let document = serde_json::json!({
         "applied": !plan.is_empty(),
         "state_serial": serial,
         "plan": render::json_value(plan),
+        "verified": verified,
+        "warnings": report.warnings,
     });
     format!(
         "{}\n",

@@ -38,11 +38,9 @@ pub fn check_token(
     })
 }
 
-/// Syncs the directory with `token` and stores it; the stored one is replaced only on
-/// success. Returns what was stored.
-pub fn sync(
+/// Reads the directory `token` sees, with a progress line on a terminal.
+pub fn fetch(
     runtime: &tokio::runtime::Runtime,
-    store: &Store,
     facts: &TokenFacts,
     token: &Secret,
     now: u64,
@@ -61,10 +59,21 @@ pub fn sync(
     let show = |p: Progress| bar.set_message(format!("{} users ({} pages)", p.users, p.pages));
     let result = runtime.block_on(slack::sync_directory(&client(&facts.api_url), token, &show));
     bar.finish_and_clear();
-    let synced = SyncedDirectory {
+    Ok(SyncedDirectory {
         synced_at: now,
         directory: result?,
-    };
+    })
+}
+
+/// Syncs and stores the directory; the stored one is replaced only on success.
+pub fn sync(
+    runtime: &tokio::runtime::Runtime,
+    store: &Store,
+    facts: &TokenFacts,
+    token: &Secret,
+    now: u64,
+) -> Result<SyncedDirectory, Error> {
+    let synced = fetch(runtime, facts, token, now)?;
     store.replace_directory(&synced)?;
     Ok(synced)
 }

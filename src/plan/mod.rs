@@ -107,34 +107,37 @@ pub fn plan(desired: &Desired, applied: &Applied) -> Plan {
     Plan {
         state_serial: applied.serial,
         changes,
-        warnings: team_warnings(desired, applied, token),
+        warnings: applied_team_warnings(desired, applied, token),
         token,
         applied_webhooks: applied.webhooks.len(),
     }
 }
 
 /// A webhook of another workspace than the bot token's cannot have its mentions
-/// resolved: the directory is the token's workspace.
-fn team_warnings(desired: &Desired, applied: &Applied, token: Option<TokenChange>) -> Vec<String> {
-    let Some(facts) = applied
+/// resolved: the directory is the token's workspace. Unknown while the token changes.
+fn applied_team_warnings(desired: &Desired, applied: &Applied, token: Option<TokenChange>) -> Vec<String> {
+    match applied
         .token
         .as_ref()
         .and_then(|t| t.facts.as_ref())
         .filter(|_| token.is_none())
-    else {
-        return Vec::new();
-    };
+    {
+        Some(facts) => team_warnings(desired, &facts.team_id, &facts.team),
+        None => Vec::new(),
+    }
+}
+
+/// A warning for each webhook whose Slack team is not `team_id` (named `team`).
+pub fn team_warnings(desired: &Desired, team_id: &str, team: &str) -> Vec<String> {
     desired
         .webhooks
         .iter()
-        .filter(|w| w.url.team() != facts.team_id)
+        .filter(|w| w.url.team() != team_id)
         .map(|w| {
             format!(
-                "webhook `{}` belongs to Slack team {}, the bot token to {} ({}): mentions in its alerts resolve against the token's directory",
+                "webhook `{}` belongs to Slack team {}, the bot token to {team_id} ({team}): mentions in its alerts resolve against the token's directory",
                 w.id,
                 w.url.team(),
-                facts.team_id,
-                facts.team
             )
         })
         .collect()

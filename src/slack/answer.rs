@@ -53,18 +53,24 @@ pub fn web_api(status: StatusCode, headers: &HeaderMap, body: &serde_json::Value
     if !status.is_success() {
         return Err(Refusal::Permanent(format!("HTTP {}", status.as_u16())));
     }
-    if body.get("ok").and_then(serde_json::Value::as_bool) == Some(true) {
-        return Ok(());
+    let text = |field: &str| body.get(field).and_then(serde_json::Value::as_str);
+    match body.get("ok").and_then(serde_json::Value::as_bool) {
+        Some(true) => return Ok(()),
+        Some(false) => {}
+        // A proxy's page, or a body cut short.
+        None => return Err(Refusal::Retryable("an answer without `ok`".to_owned())),
     }
-    let error = body
-        .get("error")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("unknown_error")
-        .to_owned();
-    match error.as_str() {
+    let code = text("error").unwrap_or("unknown_error");
+    match code {
         "ratelimited" => Err(Refusal::RateLimited(retry_after(headers))),
-        e if RETRYABLE_API_ERRORS.contains(&e) => Err(Refusal::Retryable(error)),
-        _ => Err(Refusal::Permanent(error)),
+        e if RETRYABLE_API_ERRORS.contains(&e) => Err(Refusal::Retryable(code.to_owned())),
+        // Slack names what was missing and what the token has.
+        _ => match (text("needed"), text("provided")) {
+            (Some(needed), Some(provided)) => Err(Refusal::Permanent(format!(
+                "{code} (needs {needed}; the token has {provided})"
+            ))),
+            _ => Err(Refusal::Permanent(code.to_owned())),
+        },
     }
 }
 
@@ -131,6 +137,20 @@ mod tests {
             ),
             (429, None, "{}", Err(Refusal::RateLimited(DEFAULT_RETRY_AFTER))),
             (503, None, "{}", Err(Refusal::Retryable("HTTP 503".into()))),
+            (
+                200,
+                None,
+                r#"{"ok":false,"error":"missing_scope","needed":"usergroups:read","provided":"users:read"}"#,
+                Err(Refusal::Permanent(
+                    "missing_scope (needs usergroups:read; the token has users:read)".into(),
+                )),
+            ),
+            (
+                200,
+                None,
+                r#"{"members":[]}"#,
+                Err(Refusal::Retryable("an answer without `ok`".into())),
+            ),
             (404, None, "{}", Err(Refusal::Permanent("HTTP 404".into()))),
         ];
         for (status, retry, body, expected) in cases {

@@ -24,6 +24,18 @@ use crate::secrets::Secret;
 /// The scopes the bot token needs: `users.list` with emails, and `usergroups.list`.
 pub const REQUIRED_SCOPES: [&str; 3] = ["users:read", "users:read.email", "usergroups:read"];
 
+/// What Slack answers to a webhook that is gone; any other refusal is no verdict (a
+/// proxy's error page, a wrong origin).
+pub const DEAD_HOOK_ERRORS: [&str; 7] = [
+    "no_service",
+    "no_active_hooks",
+    "channel_not_found",
+    "invalid_token",
+    "channel_is_archived",
+    "team_disabled",
+    "action_prohibited",
+];
+
 const USER_AGENT: &str = concat!("hookwarden/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +54,9 @@ pub enum SlackError {
         missing: Vec<String>,
         granted: Vec<String>,
     },
-    #[error("Slack kept rate-limiting {method}; gave up after waiting {waited:?}")]
+    #[error(
+        "Slack is rate-limiting {method} for longer than hookwarden waits (2 minutes in all; {waited:?} so far): try again later"
+    )]
     RateLimited { method: String, waited: Duration },
     #[error("Slack's answer to {method} could not be read: {reason}")]
     Unreadable { method: String, reason: String },
@@ -50,7 +64,7 @@ pub enum SlackError {
 
 /// A plain explanation of the Web API errors a token check meets.
 fn explain(error: &str) -> &'static str {
-    match error {
+    match error.split(' ').next().unwrap_or_default() {
         "invalid_auth" | "not_authed" => " (the token is not valid: copy the Bot User OAuth Token again)",
         "token_revoked" | "token_expired" => {
             " (the token was revoked or expired: reinstall the app and use its new token)"
@@ -137,7 +151,8 @@ impl Client {
 
     /// Checks `token` with `auth.test` and that it has every [`REQUIRED_SCOPES`].
     pub async fn check_token(&self, token: &Secret) -> Result<TokenInfo, SlackError> {
-        let (body, scopes) = self.web_api("auth.test", token, &[]).await?;
+        let mut waited = Duration::ZERO;
+        let (body, scopes) = self.web_api("auth.test", token, &[], &mut waited).await?;
         let auth: wire::AuthTest = parse("auth.test", body)?;
         let missing: Vec<String> = REQUIRED_SCOPES
             .iter()
@@ -158,15 +173,17 @@ impl Client {
     }
 
     /// One Web API call, waiting out rate limits and retrying server errors a few
-    /// times. Returns the JSON body and the granted scopes (`x-oauth-scopes`).
+    /// times. `waited` is the time already spent waiting on 429s by the operation this
+    /// call belongs to (a whole sync shares one budget). Returns the JSON body and the
+    /// granted scopes (`x-oauth-scopes`).
     async fn web_api(
         &self,
         method: &str,
         token: &Secret,
         query: &[(&str, &str)],
+        waited: &mut Duration,
     ) -> Result<(serde_json::Value, Vec<String>), SlackError> {
         let url = format!("{}/{method}", self.endpoints.api);
-        let mut waited = Duration::ZERO;
         let mut failures = 0;
         loop {
             let request = self.http.post(&url).bearer_auth(token.expose()).form(query);
@@ -178,20 +195,22 @@ impl Client {
                 Err(error) => Refusal::Retryable(describe(error)),
             };
             match refusal {
-                Refusal::RateLimited(delay) if waited + delay <= self.rate_limit_budget => {
+                Refusal::RateLimited(delay) => {
+                    // A zero or absurd Retry-After must neither spin nor overflow.
+                    let delay = delay.clamp(Duration::from_secs(1), self.rate_limit_budget);
+                    if delay >= self.rate_limit_budget.saturating_sub(*waited) {
+                        return Err(SlackError::RateLimited {
+                            method: method.to_owned(),
+                            waited: *waited,
+                        });
+                    }
                     tracing::info!(
                         method,
                         ?delay,
                         "Slack rate-limited the call; waiting as Retry-After asks"
                     );
-                    waited += delay;
+                    *waited += delay;
                     tokio::time::sleep(delay).await;
-                }
-                Refusal::RateLimited(_) => {
-                    return Err(SlackError::RateLimited {
-                        method: method.to_owned(),
-                        waited,
-                    });
                 }
                 Refusal::Retryable(reason) if failures < 3 => {
                     failures += 1;
@@ -245,7 +264,8 @@ impl Client {
         match answer {
             Err(Refusal::Permanent(e)) if e == "no_text" || e == "invalid_payload" => Probe::Live,
             Ok(()) => Probe::Live,
-            Err(Refusal::Permanent(e)) => Probe::Dead(e),
+            Err(Refusal::Permanent(e)) if DEAD_HOOK_ERRORS.contains(&e.as_str()) => Probe::Dead(e),
+            Err(Refusal::Permanent(e)) => Probe::Unknown(format!("an answer Slack does not give: {e}")),
             Err(Refusal::RateLimited(delay)) => Probe::Unknown(format!("rate limited for {delay:?}")),
             Err(Refusal::Retryable(reason)) => Probe::Unknown(reason),
         }

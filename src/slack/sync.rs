@@ -2,12 +2,17 @@
 //! with its members (`usergroups.list`, not paginated), deleted users and disabled
 //! groups left out.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
 use super::{Client, SlackError, parse, wire};
 use crate::directory::Directory;
 use crate::secrets::Secret;
 
 /// Slack's recommended page size for `users.list`.
 const PAGE_SIZE: &str = "200";
+/// 2,000,000 users: far beyond any workspace, short of forever.
+const MAX_PAGES: usize = 10_000;
 
 /// How far a sync has got, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +29,17 @@ pub async fn sync_directory(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Directory, SlackError> {
     let mut directory = Directory::default();
+    let mut seen_cursors = HashSet::new();
     let mut cursor = String::new();
     let mut pages = 0;
+    // One budget for the whole sync, however many pages it takes.
+    let mut waited = Duration::ZERO;
     loop {
         let mut query = vec![("limit", PAGE_SIZE)];
         if !cursor.is_empty() {
             query.push(("cursor", cursor.as_str()));
         }
-        let (body, _) = client.web_api("users.list", token, &query).await?;
+        let (body, _) = client.web_api("users.list", token, &query, &mut waited).await?;
         let page: wire::UsersPage = parse("users.list", body)?;
         directory
             .users
@@ -45,9 +53,22 @@ pub async fn sync_directory(
         if cursor.is_empty() {
             break;
         }
+        if pages >= MAX_PAGES || !seen_cursors.insert(cursor.clone()) {
+            return Err(SlackError::Unreadable {
+                method: "users.list".to_owned(),
+                reason: format!(
+                    "the pagination does not end (a cursor came twice, or over {MAX_PAGES} pages)"
+                ),
+            });
+        }
     }
     let (body, _) = client
-        .web_api("usergroups.list", token, &[("include_users", "true")])
+        .web_api(
+            "usergroups.list",
+            token,
+            &[("include_users", "true")],
+            &mut waited,
+        )
         .await?;
     let groups: wire::UserGroups = parse("usergroups.list", body)?;
     directory.groups = groups
@@ -55,7 +76,14 @@ pub async fn sync_directory(
         .into_iter()
         .filter_map(wire::UserGroup::into_group)
         .collect();
-    directory.users.sort_by(|a, b| a.name.cmp(&b.name));
-    directory.groups.sort_by(|a, b| a.handle.cmp(&b.handle));
+    // A user can come twice when the directory changes during pagination.
+    directory
+        .users
+        .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    directory.users.dedup_by(|a, b| a.id == b.id);
+    directory
+        .groups
+        .sort_by(|a, b| a.handle.cmp(&b.handle).then_with(|| a.id.cmp(&b.id)));
+    directory.groups.dedup_by(|a, b| a.id == b.id);
     Ok(directory)
 }

@@ -193,6 +193,10 @@ impl Store {
             TokenWrite::Put(token) => Some(serde_json::to_vec(token).expect("a record serializes")),
             _ => None,
         };
+        let directory = writes
+            .directory
+            .as_ref()
+            .map(|d| serde_json::to_vec(d).expect("a directory serializes"));
         let result = (&self.meta, &self.webhooks, &self.audit).transaction(|(meta, webhooks, audit)| {
             let abort = |e: StateError| ConflictableTransactionError::Abort(e);
             let actual = match meta.get(SERIAL_KEY)? {
@@ -221,6 +225,9 @@ impl Store {
                     meta.remove(DIRECTORY_KEY)?;
                 }
                 _ => {}
+            }
+            if let Some(directory) = &directory {
+                meta.insert(DIRECTORY_KEY, directory.as_slice())?;
             }
             let prev_hash = meta
                 .get(AUDIT_HEAD_KEY)?

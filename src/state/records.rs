@@ -77,8 +77,10 @@ pub struct Writes {
     pub put: Vec<AppliedWebhook>,
     pub delete: Vec<String>,
     pub token: TokenWrite,
+    /// The directory a new token sees, synced before the apply so that it is stored
+    /// with the token.
+    pub directory: Option<SyncedDirectory>,
 }
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TokenWrite {
     #[default]
@@ -89,7 +91,10 @@ pub enum TokenWrite {
 
 impl Writes {
     pub fn is_empty(&self) -> bool {
-        self.put.is_empty() && self.delete.is_empty() && self.token == TokenWrite::Keep
+        self.put.is_empty()
+            && self.delete.is_empty()
+            && self.token == TokenWrite::Keep
+            && self.directory.is_none()
     }
 }
 

@@ -614,3 +614,61 @@ fn the_alerts_cli_lists_shows_and_retries() {
         unknown.stderr
     );
 }
+
+#[test]
+fn every_route_is_in_the_openapi_document_and_no_other() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/openapi.yaml"))
+        .expect("schema/openapi.yaml");
+    let document: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, operations) in document["paths"].as_mapping().expect("paths") {
+        for (method, _) in operations.as_mapping().expect("operations") {
+            documented.push((
+                path.as_str().expect("path").to_owned(),
+                method.as_str().expect("method").to_uppercase(),
+            ));
+        }
+    }
+    let mut served: Vec<(String, String)> = hookwarden::server::routes()
+        .into_iter()
+        .map(|(path, method, _)| (path.to_owned(), method.to_string()))
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+}
+
+#[test]
+fn the_api_listens_on_a_unix_socket_too() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let test = applied(live());
+    let socket = test.path("api.sock");
+    let mut child = test
+        .command(&["daemon", "--listen", &format!("unix:{}", socket.display())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the daemon starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a line");
+    assert_eq!(
+        line.trim(),
+        format!("hookwarden daemon listening on unix:{}", socket.display())
+    );
+    assert_eq!(
+        std::fs::metadata(&socket).expect("socket").permissions().mode() & 0o777,
+        0o600
+    );
+    let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connects");
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: hookwarden\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

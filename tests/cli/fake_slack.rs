@@ -41,6 +41,10 @@ pub struct Script {
     pub groups: Vec<Value>,
     /// How many 429s an endpoint (`users.list`, a webhook path) answers before it works.
     pub rate_limits: HashMap<String, u32>,
+    /// The `Retry-After` of Web API 429s (default 1).
+    pub retry_after: Option<&'static str>,
+    /// `users.list` answers the last page's cursor again and again.
+    pub endless_cursor: bool,
     /// A `users.list` page that answers this Web API error instead.
     pub failing_page: Option<(usize, &'static str)>,
     pub hooks: HashMap<String, Hook>,
@@ -195,9 +199,10 @@ async fn web_api(
             axum::Json(json!({"ok": false, "error": "ratelimited"})),
         )
             .into_response();
+        let retry_after = script.retry_after.unwrap_or("1");
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, "1".parse().expect("header"));
+            .insert(header::RETRY_AFTER, retry_after.parse().expect("header"));
         return response;
     }
     let token = headers
@@ -242,6 +247,8 @@ async fn web_api(
             };
             let next = if page + 1 < script.user_pages.len() {
                 format!("page-{}", page + 1)
+            } else if script.endless_cursor {
+                format!("page-{page}")
             } else {
                 String::new()
             };

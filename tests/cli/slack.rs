@@ -358,10 +358,14 @@ fn verify_refuses_dead_and_revoked_webhooks_before_writing() {
     );
     let run = test.exec(&["apply", "--auto-approve", "--verify"]);
     run.code(1).no_secrets();
-    assert!(run.stdout.contains("verified dead: dead (no_service)\nverified ops: Slack knows the webhook\nverified revoked: dead (invalid_token)\n"), "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with("verified dead: dead (no_service)\nverified ops: live: Slack knows the webhook\nverified revoked: dead (invalid_token)\n"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr
-            .starts_with("error: Slack says these webhooks are dead: dead, revoked\n"),
+            .contains("\nerror: Slack says these webhooks are dead: dead, revoked\n"),
         "{}",
         run.stderr
     );
@@ -394,7 +398,8 @@ fn verify_waits_out_a_rate_limited_webhook() {
     let run = test.exec(&["apply", "--auto-approve", "--verify"]);
     run.code(0).no_secrets();
     assert!(
-        run.stdout.contains("verified ops: Slack knows the webhook\n"),
+        run.stdout
+            .contains("verified ops: live: Slack knows the webhook\n"),
         "{}",
         run.stdout
     );
@@ -402,5 +407,96 @@ fn verify_waits_out_a_rate_limited_webhook() {
         slack.calls(&path(URL_OPS)).len(),
         2,
         "one 429 with Retry-After, then the probe"
+    );
+}
+
+#[test]
+fn odd_retry_afters_neither_spin_nor_hang() {
+    let mut script = workspace();
+    script.rate_limits.insert("users.list".into(), 1);
+    script.retry_after = Some("0");
+    let slack = FakeSlack::start(script);
+    let test = test_against(&slack, &[("ops", "Ops", None, URL_OPS)], Some(TOKEN));
+    let started = std::time::Instant::now();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "a Retry-After of 0 is taken as 1 second"
+    );
+    assert_eq!(slack.calls("users.list").len(), 4, "one 429, then three pages");
+
+    let mut script = workspace();
+    script.rate_limits.insert("users.list".into(), 1);
+    script.retry_after = Some("18446744073709551615");
+    let slack = FakeSlack::start(script);
+    let test = test_against(&slack, &[("ops", "Ops", None, URL_OPS)], Some(TOKEN));
+    let run = test.exec(&["apply", "--auto-approve"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .starts_with("error: Slack is rate-limiting users.list for longer than hookwarden waits"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_cursor_that_never_ends_is_an_error_not_a_hang() {
+    let mut script = workspace();
+    script.endless_cursor = true;
+    let slack = FakeSlack::start(script);
+    let test = test_against(&slack, &[("ops", "Ops", None, URL_OPS)], Some(TOKEN));
+    let run = test.exec(&["apply", "--auto-approve"]);
+    run.code(1);
+    assert!(
+        run.stderr.starts_with(
+            "error: Slack's answer to users.list could not be read: the pagination does not end"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        test.exec(&["status"]).stdout,
+        "Nothing applied yet (state serial 0).\n",
+        "nothing was written"
+    );
+}
+
+#[test]
+fn a_user_listed_twice_is_one_user() {
+    let mut script = workspace();
+    let jane = script.user_pages[0][0].clone();
+    script.user_pages[2].push(jane);
+    let slack = FakeSlack::start(script);
+    let test = test_against(&slack, &[("ops", "Ops", None, URL_OPS)], Some(TOKEN));
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let run = test.exec(&["directory", "resolve", "@jane.doe"]);
+    run.code(0);
+}
+
+#[test]
+fn a_new_tokens_directory_checks_the_mentions_before_anything_is_written() {
+    let slack = FakeSlack::start(workspace());
+    let test = Test::new();
+    let config = format!(
+        "{}    mentions: [\"@nosuch\"]\n",
+        test.config_of(&[("ops", "Ops", None, URL_OPS)], Some(TOKEN))
+    );
+    let test = test
+        .file("hookwarden.yaml", &config)
+        .env("HOOKWARDEN_IDENTITY", "identity.txt")
+        .env("HOOKWARDEN_SLACK_API_URL", &slack.api_url())
+        .env("HOOKWARDEN_SLACK_WEBHOOK_ORIGIN", &slack.origin());
+    let run = test.exec(&["apply", "--auto-approve"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("error[unknown-mention]: `@nosuch` matches no user or group"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        test.exec(&["status"]).stdout,
+        "Nothing applied yet (state serial 0).\n"
     );
 }
