@@ -183,6 +183,14 @@ pub struct DaemonArgs {
     )]
     pub listen: String,
 
+    /// auto: apply every valid change of the file; off: only report drift.
+    #[arg(long, value_enum, default_value_t = crate::daemon::ApplyMode::Auto)]
+    pub apply: crate::daemon::ApplyMode,
+
+    /// How often to check the file even without a change event.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub periodic: humantime::Duration,
+
     /// Messages per second per webhook (0: no pacing).
     #[arg(long, default_value_t = 1.0, value_name = "N")]
     pub rate: f64,

@@ -36,6 +36,7 @@ pub mod secrets;
 pub mod server;
 pub mod slack;
 pub mod state;
+pub mod watch;
 
 pub use cli::run;
 pub use error::{Error, Exit};

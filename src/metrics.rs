@@ -41,6 +41,8 @@ pub struct Metrics {
     pub health: Family<HealthLabels, Gauge>,
     /// 1 while the desired-state file is valid, 0 after a broken edit.
     pub config_valid: Gauge,
+    /// Plans the daemon did not apply because they delete most webhooks.
+    pub mass_deletions_held: Counter,
 }
 
 impl Default for Metrics {
@@ -55,6 +57,7 @@ impl Default for Metrics {
             latency: Histogram::new(exponential_buckets(0.005, 2.0, 16)),
             health: Family::default(),
             config_valid: Gauge::default(),
+            mass_deletions_held: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -96,6 +99,11 @@ impl Default for Metrics {
             "config_valid",
             "Whether the desired-state file is valid",
             metrics.config_valid.clone(),
+        );
+        registry.register(
+            "mass_deletions_held",
+            "Plans held back for deleting most webhooks",
+            metrics.mass_deletions_held.clone(),
         );
         Metrics { registry, ..metrics }
     }

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::plan::{self, Plan, TokenChange};
 use crate::render;
 use crate::secrets::{Keyring, Secret, encrypt};
+use crate::slack::Client;
 use crate::state::{Applied, AuditChange, Draft, Store, SyncedDirectory, TokenFacts};
 
 /// Reads the applied state and plans against it. Once a directory was synced, every
@@ -54,6 +55,17 @@ pub fn unresolved_mentions(config: &Config, directory: &Directory) -> Vec<Proble
             )
         })
         .collect()
+}
+
+/// `auth.test` and the scope check of a token, as the state keeps the answer.
+pub async fn token_facts(client: &Client, api_url: &str, token: &Secret) -> Result<TokenFacts, Error> {
+    let info = client.check_token(token).await?;
+    Ok(TokenFacts {
+        team_id: info.team_id,
+        team: info.team,
+        scopes: info.scopes,
+        api_url: api_url.to_owned(),
+    })
 }
 
 /// Who applied, from which file, when.

@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cli::{DaemonArgs, Global};
 use crate::daemon::{self, Listener, Options};
@@ -11,10 +12,14 @@ use crate::outbox::{Pacing, Retry};
 use crate::secrets::Secret;
 
 pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
-    let keyring = super::keyring(global, "daemon")?;
+    let keyring = Arc::new(super::keyring(global, "daemon")?);
     let api_token = api_token()?;
     let store = Arc::new(super::open_store(global, "daemon")?);
     let options = Options {
+        config: global.config.clone(),
+        apply: args.apply,
+        debounce: Duration::from_millis(250),
+        periodic: args.periodic.into(),
         pacing: Pacing {
             per_second: args.rate,
             burst: args.burst,
@@ -34,7 +39,7 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
     runtime.block_on(async {
         let (listener, shown) = bind(&args.listen).await?;
         println!("hookwarden daemon listening on {shown}");
-        daemon::run(listener, store, &keyring, options, shutdown_signal()).await
+        daemon::run(listener, store, keyring, options, shutdown_signal()).await
     })?;
     Ok(Exit::Success)
 }

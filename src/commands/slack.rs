@@ -29,13 +29,7 @@ pub fn check_token(
     api_url: &str,
     token: &Secret,
 ) -> Result<TokenFacts, Error> {
-    let info = runtime.block_on(client(api_url).check_token(token))?;
-    Ok(TokenFacts {
-        team_id: info.team_id,
-        team: info.team,
-        scopes: info.scopes,
-        api_url: api_url.to_owned(),
-    })
+    runtime.block_on(crate::reconcile::token_facts(&client(api_url), api_url, token))
 }
 
 /// Reads the directory `token` sees, with a progress line on a terminal.

@@ -1,0 +1,325 @@
+//! The long-running service: the supervisor of the HTTP API, the delivery workers, the
+//! file watcher and the reconcile loop, the directory sync, and shutdown.
+//!
+//! ```text
+//! select { file changed | periodic tick | SIGHUP } -> pass (read, plan, apply)
+//! every directory_sync_interval                    -> directory sync
+//! server -> alert -> outbox -> Slack
+//! ```
+//!
+//! Shutdown: the listener stops accepting, requests in flight finish, the workers get
+//! up to [`DRAIN_DEADLINE`] to finish the sends they started, and the state is flushed.
+//! Whatever is still queued is delivered after the next start.
+
+mod pass;
+mod systemd;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use pass::Outcome;
+
+use crate::config::WebhookUrl;
+use crate::directory::Index;
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Pacing, Retry, Webhooks};
+use crate::secrets::{Keyring, Secret, decrypt};
+use crate::server::{self, AppState, Catalog, Entry};
+use crate::slack::{Client, Endpoints};
+use crate::state::{Store, SyncedDirectory};
+
+/// How long a shutdown waits for sends already in flight.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApplyMode {
+    /// Apply every valid change of the file.
+    Auto,
+    /// Only report drift; CI applies.
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config: PathBuf,
+    pub apply: ApplyMode,
+    pub pacing: Pacing,
+    pub retry: Retry,
+    pub queue_limit: usize,
+    pub api_token: Option<Secret>,
+    /// Quiet time after a file event before the pass: editors write in bursts.
+    pub debounce: Duration,
+    /// A pass even without events, in case one was missed.
+    pub periodic: Duration,
+}
+
+/// What the daemon's tasks share.
+#[derive(Debug)]
+pub struct Context {
+    pub options: Options,
+    pub store: Arc<Store>,
+    pub keyring: Arc<Keyring>,
+    pub metrics: Arc<Metrics>,
+    pub webhooks: Webhooks,
+    pub catalog: Arc<RwLock<Catalog>>,
+    pub problems: Arc<RwLock<Vec<String>>>,
+    pub outbox: Arc<Outbox>,
+    /// The digest of the file at the last pass that read it.
+    last_digest: Mutex<Option<String>>,
+}
+
+/// Serves until `shutdown` completes, then drains.
+pub async fn run(
+    listener: Listener,
+    store: Arc<Store>,
+    keyring: Arc<Keyring>,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let metrics = Arc::new(Metrics::default());
+    let webhooks: Webhooks = Arc::new(RwLock::new(HashMap::new()));
+    let catalog = Arc::new(RwLock::new(Catalog::default()));
+    let api_url = load(&store, &keyring, &webhooks, &catalog)?;
+    let client = Client::new(Endpoints::from_env(&api_url));
+    let outbox = Outbox::new(
+        store.clone(),
+        webhooks.clone(),
+        client,
+        metrics.clone(),
+        options.pacing,
+        options.retry,
+    );
+    outbox.start()?;
+    let ctx = Arc::new(Context {
+        problems: Arc::new(RwLock::new(Vec::new())),
+        options,
+        store,
+        keyring,
+        metrics,
+        webhooks,
+        catalog,
+        outbox,
+        last_digest: Mutex::new(None),
+    });
+    let first = pass::run(&ctx, true).await;
+    tracing::info!(status = %first.status(), "first pass over the desired-state file");
+    let tasks = TaskTracker::new();
+    let cancel = CancellationToken::new();
+    let watch = start_watch(&ctx, &tasks, &cancel);
+    tasks.spawn(sync_directory_periodically(ctx.clone(), cancel.clone()));
+    if let Some(interval) = systemd::watchdog_interval() {
+        tasks.spawn(watchdog(interval, cancel.clone()));
+    }
+    let app = server::router(Arc::new(AppState {
+        outbox: ctx.outbox.clone(),
+        store: ctx.store.clone(),
+        catalog: ctx.catalog.clone(),
+        metrics: ctx.metrics.clone(),
+        api_token: ctx.options.api_token.clone(),
+        queue_limit: ctx.options.queue_limit,
+        problems: ctx.problems.clone(),
+    }));
+    systemd::ready(&first.status());
+    let stopping = async move {
+        shutdown.await;
+        systemd::stopping();
+    };
+    let served = match listener {
+        Listener::Tcp(listener) => axum::serve(listener, app).with_graceful_shutdown(stopping).await,
+        Listener::Unix(listener) => axum::serve(listener, app).with_graceful_shutdown(stopping).await,
+    };
+    cancel.cancel();
+    tasks.close();
+    tasks.wait().await;
+    drop(watch);
+    if !ctx.outbox.shutdown(DRAIN_DEADLINE).await {
+        tracing::warn!(
+            "sends still in flight after {DRAIN_DEADLINE:?}; they are retried after the next start"
+        );
+    }
+    served.map_err(Error::Serve)
+}
+
+/// Where the API listens.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// The watcher, the reconcile loop it wakes, SIGHUP and the periodic pass.
+fn start_watch(
+    ctx: &Arc<Context>,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+) -> Option<crate::watch::Watch> {
+    let trigger = Arc::new(Notify::new());
+    let watch = match crate::watch::watch(&ctx.options.config, trigger.clone()) {
+        Ok(watch) => Some(watch),
+        Err(error) => {
+            tracing::error!(%error, "cannot watch the desired-state file; relying on the periodic pass and SIGHUP");
+            None
+        }
+    };
+    let (ctx, cancel) = (ctx.clone(), cancel.clone());
+    tasks.spawn(async move {
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("a SIGHUP handler installs");
+        let mut tick = tokio::time::interval(ctx.options.periodic);
+        tick.tick().await;
+        loop {
+            let (force, reload) = tokio::select! {
+                () = trigger.notified() => {
+                    tokio::time::sleep(ctx.options.debounce).await;
+                    (false, false)
+                }
+                _ = tick.tick() => (true, false),
+                _ = hangup.recv() => (true, true),
+                () = cancel.cancelled() => return,
+            };
+            if reload {
+                systemd::reloading();
+            }
+            let outcome = pass::run(&ctx, force).await;
+            if outcome != Outcome::Unchanged {
+                tracing::info!(status = %outcome.status(), "reconciled");
+            }
+            if reload {
+                systemd::ready(&outcome.status());
+            } else if outcome != Outcome::Unchanged {
+                systemd::status(&outcome.status());
+            }
+        }
+    });
+    watch
+}
+
+/// Re-syncs the directory every `slack.directory_sync_interval` of the applied token's
+/// file; failures are logged and retried sooner, never fatal.
+async fn sync_directory_periodically(ctx: Arc<Context>, cancel: CancellationToken) {
+    let mut failures = 0u32;
+    loop {
+        let interval = match failures {
+            0 => sync_interval(&ctx),
+            n => Duration::from_secs(60 << n.min(6)).min(sync_interval(&ctx)),
+        };
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = cancel.cancelled() => return,
+        }
+        match sync_once(&ctx).await {
+            Ok(Some(users)) => {
+                failures = 0;
+                tracing::info!(users, "synced the Slack directory");
+            }
+            Ok(None) => failures = 0,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(error = %crate::error::describe(&error).trim_end(), "directory sync failed; keeping the previous directory");
+            }
+        }
+    }
+}
+
+fn sync_interval(ctx: &Context) -> Duration {
+    std::fs::read_to_string(&ctx.options.config)
+        .ok()
+        .and_then(|text| crate::config::parse("", &text).ok())
+        .map_or(crate::config::DEFAULT_SYNC_INTERVAL, |c| {
+            c.slack.directory_sync_interval
+        })
+}
+
+/// The number of users synced, or `None` without a token.
+async fn sync_once(ctx: &Arc<Context>) -> Result<Option<usize>, Error> {
+    let Some(token) = ctx.store.applied()?.token else {
+        return Ok(None);
+    };
+    let Some(facts) = token.facts else { return Ok(None) };
+    let secret = decrypt(&token.secret.armored, &ctx.keyring)?;
+    let client = Client::new(Endpoints::from_env(&facts.api_url));
+    let directory = crate::slack::sync_directory(&client, &secret, &|_| {}).await?;
+    let users = directory.users.len();
+    ctx.store.replace_directory(&SyncedDirectory {
+        synced_at: now_secs(),
+        directory,
+    })?;
+    reload(ctx)?;
+    Ok(Some(users))
+}
+
+async fn watchdog(interval: Duration, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => systemd::watchdog(),
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// Loads the applied state again after an apply or a sync, and wakes the workers.
+fn reload(ctx: &Arc<Context>) -> Result<(), Error> {
+    load(&ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
+    ctx.outbox.wake_all();
+    Ok(())
+}
+
+/// Decrypts the applied webhooks into `webhooks` and describes them in `catalog`, with
+/// the synced directory. Returns the Slack API base the token was applied with.
+pub fn load(
+    store: &Store,
+    keyring: &Keyring,
+    webhooks: &Webhooks,
+    catalog: &RwLock<Catalog>,
+) -> Result<String, Error> {
+    let applied = store.applied()?;
+    let mut urls = HashMap::new();
+    let mut entries = std::collections::BTreeMap::new();
+    for webhook in &applied.webhooks {
+        let secret = decrypt(&webhook.url.armored, keyring)?;
+        let url = WebhookUrl::parse(&secret).map_err(|refusal| Error::CorruptWebhook {
+            id: webhook.id.clone(),
+            reason: refusal.message,
+        })?;
+        urls.insert(webhook.id.clone(), url);
+        let entry = Entry {
+            name: webhook.name.clone(),
+            channel: webhook.channel.clone(),
+            url: webhook.url.redacted.clone(),
+            mentions: webhook.mentions.clone(),
+        };
+        entries.insert(webhook.id.clone(), entry);
+    }
+    let directory = store.directory()?.map(|synced| Index::new(synced.directory));
+    *webhooks.write().expect("never poisoned") = urls;
+    *catalog.write().expect("never poisoned") = Catalog {
+        webhooks: entries,
+        directory,
+    };
+    let api_url = applied.token.and_then(|t| t.facts).map(|f| f.api_url);
+    Ok(api_url.unwrap_or_else(|| crate::config::DEFAULT_API_URL.to_owned()))
+}
+
+fn now_secs() -> u64 {
+    crate::outbox::now_ms() / 1000
+}
+
+/// `user@host` of the daemon, for the audit log.
+fn actor() -> String {
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| "hookwarden".to_owned());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned());
+    format!("{user}@{host} (daemon)")
+}
