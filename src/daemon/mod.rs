@@ -109,11 +109,14 @@ pub async fn run(
         outbox,
         last_digest: Mutex::new(None),
     });
-    let first = pass::run(&ctx, true).await;
-    tracing::info!(status = %first.status(), "first pass over the desired-state file");
+    // Watch before the first pass, so that no change falls between the two.
     let tasks = TaskTracker::new();
     let cancel = CancellationToken::new();
-    let watch = start_watch(&ctx, &tasks, &cancel);
+    let trigger = Arc::new(Notify::new());
+    let watch = watch_file(&ctx, trigger.clone());
+    let first = pass::run(&ctx, true).await;
+    tracing::info!(status = %first.status(), "first pass over the desired-state file");
+    start_reconcile_loop(&ctx, trigger, &tasks, &cancel);
     tasks.spawn(sync_directory_periodically(ctx.clone(), cancel.clone()));
     if let Some(interval) = systemd::watchdog_interval() {
         tasks.spawn(watchdog(interval, cancel.clone()));
@@ -155,20 +158,23 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
 }
 
-/// The watcher, the reconcile loop it wakes, SIGHUP and the periodic pass.
-fn start_watch(
-    ctx: &Arc<Context>,
-    tasks: &TaskTracker,
-    cancel: &CancellationToken,
-) -> Option<crate::watch::Watch> {
-    let trigger = Arc::new(Notify::new());
-    let watch = match crate::watch::watch(&ctx.options.config, trigger.clone()) {
+fn watch_file(ctx: &Context, trigger: Arc<Notify>) -> Option<crate::watch::Watch> {
+    match crate::watch::watch(&ctx.options.config, trigger) {
         Ok(watch) => Some(watch),
         Err(error) => {
             tracing::error!(%error, "cannot watch the desired-state file; relying on the periodic pass and SIGHUP");
             None
         }
-    };
+    }
+}
+
+/// The reconcile loop: woken by the watcher, SIGHUP and the periodic pass.
+fn start_reconcile_loop(
+    ctx: &Arc<Context>,
+    trigger: Arc<Notify>,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+) {
     let (ctx, cancel) = (ctx.clone(), cancel.clone());
     tasks.spawn(async move {
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -199,7 +205,6 @@ fn start_watch(
             }
         }
     });
-    watch
 }
 
 /// Re-syncs the directory every `slack.directory_sync_interval` of the applied token's

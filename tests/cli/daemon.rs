@@ -142,6 +142,10 @@ impl Daemon {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then the exit code.
     pub fn stop(mut self) -> i32 {
         let pid = self.child.id().to_string();

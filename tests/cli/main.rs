@@ -9,3 +9,4 @@ mod harness;
 mod help;
 mod slack;
 mod validate;
+mod watch;
