@@ -43,9 +43,20 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
+    /// Log lines on stderr as text or JSON objects (level from RUST_LOG, default warn).
+    #[arg(long, global = true, env = "HOOKWARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Output format, where the output is data (markdown: `plan` only).
     #[arg(long, global = true, env = "HOOKWARDEN_FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// How log lines (on stderr) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Global {

@@ -1,7 +1,9 @@
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
 use clap::Parser;
-use hookwarden::cli::Cli;
+use hookwarden::cli::{Cli, LogFormat};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -17,13 +19,14 @@ fn main() -> ExitCode {
         }
     };
     // Logs go to stderr, so stdout stays the command's output; RUST_LOG picks the level.
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+        .with_env_filter(filter);
+    match cli.global.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     match hookwarden::run(&cli) {
         Ok(exit) => exit.into(),
         Err(error) => {

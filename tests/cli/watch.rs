@@ -264,3 +264,41 @@ fn systemd_hears_ready_reloading_and_stopping() {
     assert_eq!(daemon.stop(), 0);
     notifications(&socket, &["STOPPING=1"]);
 }
+
+#[test]
+fn the_example_unit_passes_systemd_analyze_verify() {
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let unit = std::fs::read_to_string(format!("{root}/examples/hookwarden.service")).expect("the unit");
+    // The paths the unit names must exist for verify; point them at this checkout.
+    let unit = unit
+        .replace(
+            "/usr/local/bin/hookwarden",
+            assert_cmd::cargo::cargo_bin!("hookwarden")
+                .to_str()
+                .expect("utf-8"),
+        )
+        .replace(
+            "/etc/hookwarden/age-identity",
+            &format!("{root}/examples/demo-identity.txt"),
+        )
+        .replace(
+            "ReadOnlyPaths=/etc/hookwarden",
+            &format!("ReadOnlyPaths={root}/examples"),
+        );
+    let test = Test::new().file("hookwarden.service", &unit);
+    let output = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(test.path("hookwarden.service"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stderr.trim().is_empty(), "{stderr}");
+}
