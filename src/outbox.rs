@@ -99,6 +99,7 @@ pub struct Outbox {
     /// Alerts queued across every webhook, for the 503 guard.
     queued: std::sync::atomic::AtomicUsize,
 }
+
 impl Outbox {
     pub fn new(
         store: Arc<Store>,

@@ -68,6 +68,19 @@ pub async fn token_facts(client: &Client, api_url: &str, token: &Secret) -> Resu
     })
 }
 
+/// `user@host` of this process, for the audit log.
+pub fn actor() -> String {
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map_or_else(|| "localhost".to_owned(), |h| h.trim().to_owned());
+    format!("{user}@{host}")
+}
+
 /// Who applied, from which file, when.
 #[derive(Debug, Clone)]
 pub struct Provenance {

@@ -51,15 +51,7 @@ fn open_existing_store(global: &Global, command: &str) -> Result<Option<Store>, 
 
 /// `user@host`, for the audit log and the lock file.
 fn actor() -> String {
-    let user = ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok())
-        .unwrap_or_else(|| "unknown".to_owned());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map_or_else(|| "localhost".to_owned(), |h| h.trim().to_owned());
-    format!("{user}@{host}")
+    crate::reconcile::actor()
 }
 
 fn now() -> u64 {

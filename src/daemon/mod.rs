@@ -318,13 +318,7 @@ fn now_secs() -> u64 {
     crate::outbox::now_ms() / 1000
 }
 
-/// `user@host` of the daemon, for the audit log.
+/// `user@host (daemon)`, for the audit log.
 fn actor() -> String {
-    let user = ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok())
-        .unwrap_or_else(|| "hookwarden".to_owned());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned());
-    format!("{user}@{host} (daemon)")
+    format!("{} (daemon)", crate::reconcile::actor())
 }
