@@ -72,7 +72,7 @@ impl Refusal {
             Refusal::TooManyBlocks(n) => {
                 format!("`blocks` has {n} blocks; Slack refuses more than {MAX_BLOCKS}")
             }
-            Refusal::BadKey => "`key` must be 1 to 256 characters".to_owned(),
+            Refusal::BadKey => "`key` must be 1 to 256 bytes".to_owned(),
             Refusal::UnknownMentions(problems) => {
                 let list: Vec<&str> = problems.iter().map(|p| p.mention.as_str()).collect();
                 format!(
@@ -122,6 +122,11 @@ pub fn build(
         (false, true) => mentions.join(" "),
         (false, false) => format!("{} {body}", mentions.join(" ")),
     };
+    // What Slack receives counts, after escaping and mentions.
+    let length = text.chars().count();
+    if length > MAX_TEXT {
+        return Err(Refusal::TextTooLong(length));
+    }
     let mut payload = json!({ "text": text });
     if !blocks.is_empty() {
         payload["blocks"] = Value::Array(blocks.to_vec());

@@ -146,20 +146,29 @@ impl Outbox {
         payload: serde_json::Value,
         key: Option<String>,
     ) -> Result<Enqueued, StateError> {
-        let store = self.store.clone();
-        let name = webhook.to_owned();
-        let enqueued =
-            tokio::task::spawn_blocking(move || store.enqueue(&name, payload, key.as_deref(), now_ms()))
-                .await
-                .expect("the enqueue task does not panic")?;
-        self.commit.durable().await?;
-        if !enqueued.duplicate {
-            self.metrics.received.inc();
-            self.metrics.depth(webhook).inc();
-            self.queued.fetch_add(1, Ordering::Relaxed);
-            self.wake(webhook);
-        }
-        Ok(enqueued)
+        // In a task of its own: a client that hangs up mid-request must not leave an
+        // alert stored but uncounted and unwoken.
+        let (outbox, webhook) = (self.clone(), webhook.to_owned());
+        tokio::spawn(async move {
+            let store = outbox.store.clone();
+            let name = webhook.clone();
+            let enqueued =
+                tokio::task::spawn_blocking(move || store.enqueue(&name, payload, key.as_deref(), now_ms()))
+                    .await
+                    .expect("the enqueue task does not panic")?;
+            if !enqueued.duplicate {
+                outbox.metrics.received.inc();
+                outbox.metrics.depth(&webhook).inc();
+                outbox.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            outbox.commit.durable().await?;
+            if !enqueued.duplicate {
+                outbox.wake(&webhook);
+            }
+            Ok(enqueued)
+        })
+        .await
+        .expect("the accept task does not panic")
     }
 
     /// A failed alert back in its queue.
@@ -246,6 +255,7 @@ impl Outbox {
             }
             bucket.take();
             self.attempt(record).await;
+            bucket.settle();
         }
     }
 
@@ -258,13 +268,13 @@ impl Outbox {
             .get(&record.webhook)
             .cloned();
         let Some(url) = url else {
-            return self.finish(record, Err("webhook_deleted".to_owned()));
+            return self.finish(record, Err("webhook_deleted".to_owned())).await;
         };
         record.attempts += 1;
         match self.client.post_webhook(&url, &record.payload).await {
             Ok(()) => {
                 self.health(&record.webhook, HealthState::Healthy, None);
-                self.finish(record, Ok(()));
+                self.finish(record, Ok(())).await;
             }
             Err(Refusal::RateLimited(delay)) => {
                 self.metrics
@@ -274,22 +284,23 @@ impl Outbox {
                     })
                     .inc();
                 tracing::info!(webhook = %record.webhook, ?delay, "Slack rate-limited the webhook; waiting as Retry-After asks");
-                record.next_attempt_at = now_ms() + millis(delay);
+                if self.expired(&record) {
+                    return self.finish(record, Err("expired: rate_limited".to_owned())).await;
+                }
+                record.next_attempt_at = now_ms().saturating_add(millis(delay.min(MAX_RETRY_AFTER)));
                 record.last_error = Some("rate_limited".to_owned());
-                self.save(&record);
+                self.save(&record).await;
             }
             Err(Refusal::Retryable(reason)) => {
                 self.health(&record.webhook, HealthState::Failing, Some(&reason));
-                if Duration::from_millis(now_ms().saturating_sub(record.created_at))
-                    >= self.retry.give_up_after
-                {
-                    return self.finish(record, Err(format!("expired: {reason}")));
+                if self.expired(&record) {
+                    return self.finish(record, Err(format!("expired: {reason}"))).await;
                 }
                 let delay = backoff(self.retry, record.attempts, &record.id);
                 tracing::warn!(webhook = %record.webhook, %reason, ?delay, "delivery failed; retrying");
-                record.next_attempt_at = now_ms() + millis(delay);
+                record.next_attempt_at = now_ms().saturating_add(millis(delay));
                 record.last_error = Some(reason);
-                self.save(&record);
+                self.save(&record).await;
             }
             Err(Refusal::Permanent(error)) => {
                 let state = if REVOKED.contains(&error.as_str()) {
@@ -302,18 +313,26 @@ impl Outbox {
                 if let Some(state) = state {
                     self.health(&record.webhook, state, Some(&error));
                 }
-                self.finish(record, Err(error));
+                self.finish(record, Err(error)).await;
             }
         }
     }
 
-    fn save(&self, record: &AlertRecord) {
-        if let Err(error) = self.store.update_alert(record) {
+    fn expired(&self, record: &AlertRecord) -> bool {
+        Duration::from_millis(now_ms().saturating_sub(record.created_at)) >= self.retry.give_up_after
+    }
+
+    async fn save(&self, record: &AlertRecord) {
+        let (store, saved) = (self.store.clone(), record.clone());
+        let result = tokio::task::spawn_blocking(move || store.update_alert(&saved))
+            .await
+            .expect("the save task does not panic");
+        if let Err(error) = result {
             tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery attempt");
         }
     }
 
-    fn finish(&self, mut record: AlertRecord, outcome: Result<(), String>) {
+    async fn finish(&self, mut record: AlertRecord, outcome: Result<(), String>) {
         match outcome {
             Ok(()) => {
                 record.status = AlertStatus::Delivered;
@@ -333,7 +352,7 @@ impl Outbox {
                 tracing::warn!(webhook = %record.webhook, alert = %record.id, %error, "alert failed for good");
                 let labels = FailureLabels {
                     webhook: record.webhook.clone(),
-                    reason: error.clone(),
+                    reason: reason_label(&error),
                 };
                 self.metrics.failed.get_or_create(&labels).inc();
                 record.status = AlertStatus::Failed;
@@ -341,8 +360,16 @@ impl Outbox {
             }
         }
         self.metrics.depth(&record.webhook).dec();
-        self.queued.fetch_sub(1, Ordering::Relaxed);
-        if let Err(error) = self.store.finish_alert(&record) {
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+        let (store, finished) = (self.store.clone(), record.clone());
+        let result = tokio::task::spawn_blocking(move || store.finish_alert(&finished))
+            .await
+            .expect("the finish task does not panic");
+        if let Err(error) = result {
             tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery");
         }
     }
@@ -357,6 +384,22 @@ impl Outbox {
         if let Err(error) = self.store.set_health(webhook, &health) {
             tracing::error!(webhook, %error, "cannot record a webhook's health");
         }
+    }
+}
+
+/// The longest `Retry-After` honoured; Slack's are seconds to minutes.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Slack's error codes as metric labels; anything else (an HTML page, a long body) is
+/// `other`, so that the label's values stay few.
+fn reason_label(error: &str) -> String {
+    let code = error.strip_prefix("expired: ").unwrap_or(error);
+    let plain =
+        !code.is_empty() && code.len() <= 40 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if plain {
+        code.to_owned()
+    } else {
+        "other".to_owned()
     }
 }
 
@@ -407,6 +450,12 @@ impl Bucket {
         } else {
             Duration::from_secs_f64((1.0 - self.tokens) / self.pacing.per_second)
         }
+    }
+
+    /// Counts the next interval from the end of the request, not its start: Slack counts
+    /// arrivals, and a request delayed on the way must not let the next one arrive early.
+    fn settle(&mut self) {
+        self.last = Instant::now();
     }
 
     fn take(&mut self) {

@@ -83,6 +83,13 @@ pub fn router(state: Shared) -> Router {
         });
     router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -132,8 +139,11 @@ async fn authorize(State(state): State<Shared>, request: Request, next: Next) ->
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        })
+        .map_or("", |(_, token)| token.trim());
     if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
         next.run(request).await
     } else {
@@ -269,7 +279,13 @@ async fn retry_alert(State(state): State<Shared>, Path(id): Path<String>) -> Res
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_failed",
-            format!("alert `{id}` is {:?}, not failed", record.status),
+            format!(
+                "alert `{id}` is {}, not failed",
+                serde_json::to_value(record.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
         ));
     }
     Ok((

@@ -79,13 +79,17 @@ async fn bind(address: &str) -> Result<(Listener, String), Error> {
     Ok((Listener::Tcp(listener), format!("http://{bound}")))
 }
 
-/// SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// SIGTERM or SIGINT. The handlers are installed now, before the daemon says it is
+/// ready, so that an early signal is not the default, fatal one.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    let mut interrupt = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
+    async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tracing::info!("shutting down: draining deliveries in flight");
     }
-    tracing::info!("shutting down: draining deliveries in flight");
 }

@@ -131,23 +131,60 @@ pub async fn run(
         problems: ctx.problems.clone(),
     }));
     systemd::ready(&first.status());
-    let stopping = async move {
+    tasks.spawn(prune_periodically(ctx.store.clone(), cancel.clone()));
+    // Graceful shutdown waits for open connections; a client that never finishes its
+    // request must not keep the daemon from draining, so it gets a deadline too.
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(async move {
         shutdown.await;
         systemd::stopping();
+        stopped.cancel();
+    });
+    let graceful = stop.clone();
+    let serve = async move {
+        match listener {
+            Listener::Tcp(listener) => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful.cancelled_owned())
+                    .await
+            }
+            Listener::Unix(listener) => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful.cancelled_owned())
+                    .await
+            }
+        }
     };
-    let served = match listener {
-        Listener::Tcp(listener) => axum::serve(listener, app).with_graceful_shutdown(stopping).await,
-        Listener::Unix(listener) => axum::serve(listener, app).with_graceful_shutdown(stopping).await,
+    let deadline = async {
+        stop.cancelled().await;
+        tokio::time::sleep(DRAIN_DEADLINE).await;
     };
-    cancel.cancel();
-    tasks.close();
-    tasks.wait().await;
-    drop(watch);
-    if !ctx.outbox.shutdown(DRAIN_DEADLINE).await {
+    let serving = async {
+        tokio::select! {
+            served = serve => served,
+            () = deadline => {
+                tracing::warn!("connections still open {DRAIN_DEADLINE:?} after the shutdown signal; closing them");
+                Ok(())
+            }
+        }
+    };
+    // The workers stop taking alerts at the signal, while the server finishes its
+    // requests: both within the same deadline.
+    let draining = async {
+        stop.cancelled().await;
+        ctx.outbox.shutdown(DRAIN_DEADLINE).await
+    };
+    let (served, drained) = tokio::join!(serving, draining);
+    if !drained {
         tracing::warn!(
             "sends still in flight after {DRAIN_DEADLINE:?}; they are retried after the next start"
         );
     }
+    cancel.cancel();
+    tasks.close();
+    tasks.wait().await;
+    drop(watch);
     served.map_err(Error::Serve)
 }
 
@@ -176,9 +213,10 @@ fn start_reconcile_loop(
     cancel: &CancellationToken,
 ) {
     let (ctx, cancel) = (ctx.clone(), cancel.clone());
+    // Installed before READY=1: SIGHUP's default action would end the daemon.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .expect("a SIGHUP handler installs");
     tasks.spawn(async move {
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .expect("a SIGHUP handler installs");
         let mut tick = tokio::time::interval(ctx.options.periodic);
         tick.tick().await;
         loop {
@@ -259,6 +297,23 @@ async fn sync_once(ctx: &Arc<Context>) -> Result<Option<usize>, Error> {
     })?;
     reload(ctx)?;
     Ok(Some(users))
+}
+
+/// Forgets old delivered and failed alerts every ten minutes.
+async fn prune_periodically(store: Arc<Store>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+            () = cancel.cancelled() => return,
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.prune(crate::outbox::now_ms())).await {
+            Ok(Ok(removed)) if removed > 0 => tracing::info!(removed, "pruned old alerts"),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot prune old alerts"),
+            Err(error) => tracing::warn!(%error, "the prune task failed"),
+        }
+    }
 }
 
 async fn watchdog(interval: Duration, cancel: CancellationToken) {

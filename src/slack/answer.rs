@@ -95,7 +95,7 @@ pub fn webhook(status: StatusCode, headers: &HeaderMap, body: &str) -> Answer {
     match status {
         StatusCode::OK => Ok(()),
         StatusCode::TOO_MANY_REQUESTS => Err(Refusal::RateLimited(retry_after(headers))),
-        s if s.is_server_error() => Err(Refusal::Retryable(error())),
+        s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => Err(Refusal::Retryable(error())),
         _ => Err(Refusal::Permanent(error())),
     }
 }

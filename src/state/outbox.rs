@@ -76,6 +76,11 @@ fn queue_key(webhook: &str, seq: u64) -> Vec<u8> {
     key
 }
 
+/// Keys are per webhook: the same key for another webhook is another alert.
+fn dedup_key(webhook: &str, key: &str) -> Vec<u8> {
+    [webhook.as_bytes(), &[0], key.as_bytes()].concat()
+}
+
 fn abort(error: StateError) -> ConflictableTransactionError<StateError> {
     ConflictableTransactionError::Abort(error)
 }
@@ -106,7 +111,8 @@ impl Store {
         let encoded = serde_json::to_vec(&record).expect("a record serializes");
         let result = (&self.alerts, &self.queue, &self.dedup).transaction(|(alerts, queue, dedup)| {
             if let Some(key) = key {
-                if let Some(seen) = dedup.get(key.as_bytes())? {
+                let key = dedup_key(webhook, key);
+                if let Some(seen) = dedup.get(key.as_slice())? {
                     let (earlier, at) = decode_dedup(&seen);
                     if now_ms.saturating_sub(at) < DEDUP_WINDOW_MS
                         && let Some(bytes) = alerts.get(earlier.to_be_bytes())?
@@ -118,7 +124,7 @@ impl Store {
                         });
                     }
                 }
-                dedup.insert(key.as_bytes(), encode_dedup(seq, now_ms).as_slice())?;
+                dedup.insert(key.as_slice(), encode_dedup(seq, now_ms).as_slice())?;
             }
             alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
             queue.insert(queue_key(webhook, seq), &[])?;
@@ -206,35 +212,45 @@ impl Store {
         self.flush()
     }
 
-    /// Puts a failed alert back at the end of its webhook's queue.
+    /// Puts a failed alert back at the end of its webhook's queue, under a new id, as a
+    /// new alert (its 24 hours start again). `None` for an unknown id; the alert as it is
+    /// when it is not failed (also when a concurrent retry won).
     pub fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError> {
-        let Some(mut record) = self.alert(id)? else {
-            return Ok(None);
-        };
-        if record.status != AlertStatus::Failed {
-            return Ok(Some(record));
-        }
-        let old = seq_of(id).unwrap_or_default();
+        let Some(old) = seq_of(id) else { return Ok(None) };
         let seq = self.db.generate_id().map_err(|e| self.io("write", e))?;
-        record = AlertRecord {
-            id: format!("{seq:016x}"),
-            status: AlertStatus::Queued,
-            attempts: 0,
-            last_error: None,
-            next_attempt_at: now_ms,
-            ..record
-        };
-        let encoded = serde_json::to_vec(&record).expect("a record serializes");
-        let result = (&self.alerts, &self.queue, &self.failed).transaction(|(alerts, queue, dead)| {
-            alerts.remove(&old.to_be_bytes())?;
-            dead.remove(&old.to_be_bytes())?;
-            alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
-            queue.insert(queue_key(&record.webhook, seq), &[])?;
-            Ok(())
-        });
-        transaction_result(self, result)?;
+        let result = (&self.alerts, &self.queue, &self.failed, &self.dedup).transaction(
+            |(alerts, queue, dead, dedup)| {
+                let Some(bytes) = alerts.get(old.to_be_bytes())? else {
+                    return Ok(None);
+                };
+                let record: AlertRecord = self.decode(&bytes, "an alert").map_err(abort)?;
+                if record.status != AlertStatus::Failed {
+                    return Ok(Some(record));
+                }
+                let retried = AlertRecord {
+                    id: format!("{seq:016x}"),
+                    status: AlertStatus::Queued,
+                    attempts: 0,
+                    last_error: None,
+                    created_at: now_ms,
+                    next_attempt_at: now_ms,
+                    ..record.clone()
+                };
+                let encoded = serde_json::to_vec(&retried).expect("a record serializes");
+                alerts.remove(&old.to_be_bytes())?;
+                dead.remove(&old.to_be_bytes())?;
+                alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
+                queue.insert(queue_key(&retried.webhook, seq), &[])?;
+                if let Some(key) = &retried.key {
+                    let key = dedup_key(&retried.webhook, key);
+                    dedup.insert(key, encode_dedup(seq, now_ms).as_slice())?;
+                }
+                Ok(Some(retried))
+            },
+        );
+        let record = transaction_result(self, result)?;
         self.flush()?;
-        Ok(Some(record))
+        Ok(record)
     }
 
     /// The dead letters, oldest first, at most `limit`.

@@ -676,3 +676,50 @@ fn the_api_listens_on_a_unix_socket_too() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn keys_are_per_webhook() {
+    let test = applied(live());
+    let daemon = Daemon::start(&test, &[]);
+    let ops = accepted(&daemon.post(&json!({"webhook": "ops", "text": "x", "key": "same"})));
+    let gov = daemon.post(&json!({"webhook": "gov", "text": "x", "key": "same"}));
+    assert_ne!(accepted(&gov), ops);
+    assert_eq!(gov.json["duplicate"], false);
+}
+
+#[test]
+fn an_absurd_retry_after_neither_panics_nor_blocks_other_webhooks() {
+    let mut script = live();
+    script.rate_limits.insert(path(URL_OPS), 1);
+    script.retry_after = Some("18446744073709551615");
+    let test = applied(script);
+    let daemon = Daemon::start(&test, &[]);
+    let held = accepted(&daemon.post(&alert("ops", "waits, capped at 15 minutes")));
+    let other = accepted(&daemon.post(&alert("gov", "goes")));
+    daemon.wait_for(&other, "delivered", Duration::from_secs(10));
+    let waiting = daemon.get(&format!("/v1/alerts/{held}")).json;
+    assert_eq!(
+        (waiting["status"].as_str(), waiting["last_error"].as_str()),
+        (Some("queued"), Some("rate_limited"))
+    );
+    assert_eq!(daemon.get("/healthz").status, 200);
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
+fn a_stalled_client_does_not_keep_the_daemon_from_stopping() {
+    use std::io::Write;
+    let test = applied(live());
+    let daemon = Daemon::start(&test, &[]);
+    let address = daemon.url.trim_start_matches("http://").to_owned();
+    let mut stalled = std::net::TcpStream::connect(address).expect("connects");
+    stalled.write_all(b"POST /v1/alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"web").expect("half a request");
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert_eq!(daemon.stop(), 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stopped after {:?}",
+        started.elapsed()
+    );
+}

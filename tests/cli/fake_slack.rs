@@ -41,7 +41,7 @@ pub struct Script {
     pub groups: Vec<Value>,
     /// How many 429s an endpoint (`users.list`, a webhook path) answers before it works.
     pub rate_limits: HashMap<String, u32>,
-    /// The `Retry-After` of Web API 429s (default 1).
+    /// The `Retry-After` of 429s, Web API and webhooks alike (default 1).
     pub retry_after: Option<&'static str>,
     /// `users.list` answers the last page's cursor again and again.
     pub endless_cursor: bool,
@@ -304,9 +304,10 @@ fn answer_webhook(script: &mut Script, path: &str, body: &str) -> Response {
             axum::Json(json!({"ok": false, "error": "rate_limited"})),
         )
             .into_response();
+        let retry_after = script.retry_after.unwrap_or("1");
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, "1".parse().expect("header"));
+            .insert(header::RETRY_AFTER, retry_after.parse().expect("header"));
         return response;
     }
     if let Some(left) = script.server_errors.get_mut(path).filter(|left| **left > 0) {
