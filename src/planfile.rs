@@ -80,6 +80,13 @@ impl SavedPlan {
         Ok(config::parse(&file, &self.config).map_err(ConfigError::Invalid)?)
     }
 
+    /// The file's text.
+    pub fn to_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(self).expect("a plan serializes");
+        json.push('\n');
+        json
+    }
+
     /// Writes the plan readable by its owner only.
     pub fn write(&self, path: &Path) -> Result<(), PlanFileError> {
         use std::io::Write as _;
@@ -105,12 +112,17 @@ impl SavedPlan {
             path: path.to_owned(),
             source,
         })?;
+        Self::parse(path, &text)
+    }
+
+    /// A plan file's `text`; `path` names it in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, PlanFileError> {
         let invalid = |reason: String| PlanFileError::Invalid {
             path: path.to_owned(),
             reason,
         };
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| invalid(format!("not JSON ({e})")))?;
+            serde_json::from_str(text).map_err(|e| invalid(format!("not JSON ({e})")))?;
         if value.get("kind").and_then(serde_json::Value::as_str) != Some(KIND) {
             return Err(invalid(
                 "it has no `\"kind\": \"hookwarden-plan\"`; make one with `hookwarden plan --out FILE`"

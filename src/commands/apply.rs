@@ -29,11 +29,11 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
     let saved = args
         .plan_file
         .as_deref()
-        .map(|path| SavedPlan::read(path).map(|plan| (path, plan)))
+        .map(|path| super::read_plan(path).map(|plan| (path, plan)))
         .transpose()?;
     let config = match &saved {
         Some((path, saved)) => saved.config(path)?,
-        None => config::load(&global.config)?,
+        None => super::load_config(global)?,
     };
     let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
     let store = super::open_store(global, "apply")?;

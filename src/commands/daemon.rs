@@ -2,7 +2,6 @@
 //! by hand.
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{DaemonArgs, Global};
@@ -12,9 +11,9 @@ use crate::outbox::{Pacing, Retry};
 use crate::secrets::Secret;
 
 pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
-    let keyring = Arc::new(super::keyring(global, "daemon")?);
+    let keyring = super::keyring(global, "daemon")?;
     let api_token = api_token()?;
-    let store = Arc::new(super::open_store(global, "daemon")?);
+    let store = super::open_store(global, "daemon")?;
     let options = Options {
         config: global.config.clone(),
         apply: args.apply,

@@ -8,7 +8,6 @@ use crate::cli::{DirectoryCommand, Format, Global};
 use crate::directory::{Directory, Index};
 use crate::error::{Error, Exit};
 use crate::secrets::decrypt;
-use crate::state::Store;
 
 pub fn run(global: &Global, command: &DirectoryCommand, out: &mut dyn Write) -> Result<Exit, Error> {
     if global.format == Format::Markdown {
@@ -49,7 +48,7 @@ fn sync(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
 }
 
 fn stored(global: &Global, command: &str) -> Result<Directory, Error> {
-    let store: Option<Store> = super::open_existing_store(global, command)?;
+    let store = super::open_existing_store(global, command)?;
     let synced = match store {
         Some(store) => store.directory()?,
         None => None,

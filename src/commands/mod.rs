@@ -7,11 +7,13 @@ pub mod encrypt;
 pub mod history;
 pub mod plan;
 pub mod send;
+pub mod session;
 mod slack;
 pub mod status;
 pub mod validate;
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cli::Global;
@@ -22,31 +24,49 @@ use crate::secrets::{self, Keyring};
 use crate::state::Store;
 
 /// The identity, required: `command` cannot work on ciphertexts alone.
-fn keyring(global: &Global, command: &'static str) -> Result<Keyring, Error> {
-    secrets::discover(global.identity.as_deref(), |name| std::env::var_os(name))?
-        .ok_or(Error::NoIdentity { command })
+fn keyring(global: &Global, command: &'static str) -> Result<Arc<Keyring>, Error> {
+    if let Some(keyring) = session::keyring() {
+        return Ok(keyring);
+    }
+    let found = secrets::discover(global.identity.as_deref(), |name| std::env::var_os(name))?;
+    found.map(Arc::new).ok_or(Error::NoIdentity { command })
+}
+
+/// The desired-state file, checked: the caller's copy in a session.
+fn load_config(global: &Global) -> Result<Config, Error> {
+    match session::file(&global.config) {
+        Some(text) => Ok(config::parse(&global.config.display().to_string(), &text).map_err(config::ConfigError::Invalid)?),
+        None => Ok(config::load(&global.config)?),
+    }
 }
 
 /// The desired-state file, loaded, checked and decrypted.
 fn desired(global: &Global, keyring: &Keyring) -> Result<(Config, Desired), Error> {
-    let config = config::load(&global.config)?;
+    let config = load_config(global)?;
     let desired = config::open(&config, keyring).map_err(config::ConfigError::Invalid)?;
     Ok((config, desired))
 }
 
-fn open_store(global: &Global, command: &str) -> Result<Store, Error> {
+fn open_store(global: &Global, command: &str) -> Result<Arc<Store>, Error> {
+    if let Some(store) = session::store() {
+        return Ok(store);
+    }
     let holder = format!("pid {}, {}, hookwarden {command}", std::process::id(), actor());
-    Ok(Store::open(&global.state_dir(), &holder)?)
+    Ok(Arc::new(Store::open(&global.state_dir(), &holder)?))
 }
 
 /// The state for a command that only reads it: `None` when there is none yet, so that
 /// a mistyped `--state` does not leave an empty state behind.
-fn open_existing_store(global: &Global, command: &str) -> Result<Option<Store>, Error> {
-    if global.state_dir().exists() {
-        open_store(global, command).map(Some)
-    } else {
-        Ok(None)
-    }
+fn open_existing_store(global: &Global, command: &str) -> Result<Option<Arc<Store>>, Error> {
+    if session::active() || global.state_dir().exists() { open_store(global, command).map(Some) } else { Ok(None) }
+}
+
+/// A saved plan: the caller's copy in a session.
+fn read_plan(path: &std::path::Path) -> Result<crate::planfile::SavedPlan, Error> {
+    Ok(match session::file(path) {
+        Some(text) => crate::planfile::SavedPlan::parse(path, &text)?,
+        None => crate::planfile::SavedPlan::read(path)?,
+    })
 }
 
 /// `user@host`, for the audit log and the lock file.

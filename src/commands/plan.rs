@@ -20,7 +20,10 @@ pub fn run(global: &Global, args: &PlanArgs, out: &mut dyn Write) -> Result<Exit
     };
     out.write_all(shown.as_bytes()).map_err(Error::Output)?;
     if let Some(path) = &args.out {
-        SavedPlan::new(&config, &plan).write(path)?;
+        let saved = SavedPlan::new(&config, &plan);
+        if !super::session::write(path, saved.to_json()) {
+            saved.write(path)?;
+        }
         if global.format == Format::Text {
             writeln!(
                 out,

@@ -59,7 +59,7 @@ pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
 
 /// Fills `outcome` as far as the checks get.
 fn check(global: &Global, outcome: &mut Outcome) -> Result<(), Error> {
-    let config = config::load(&global.config)?;
+    let config = super::load_config(global)?;
     outcome.webhooks = config.webhooks.len();
     outcome.bot_token = config.slack.bot_token.is_some();
     let keyring: Option<Keyring> =
