@@ -43,6 +43,11 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
+    /// Run plan, apply, status, history or directory on the daemon at URL, which uses its
+    /// own state and age identity (admin token: HOOKWARDEN_ADMIN_TOKEN_FILE).
+    #[arg(long, global = true, env = "HOOKWARDEN_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+
     /// Log lines on stderr as text or JSON objects (level from RUST_LOG, default warn).
     #[arg(long, global = true, env = "HOOKWARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -274,9 +279,21 @@ pub struct HistoryArgs {
     pub verify: bool,
 }
 
-/// Runs the command `cli` names.
+/// Runs the command `cli` names: through the daemon when it holds the state (or with
+/// `--remote`), here otherwise.
 pub fn run(cli: &Cli) -> Result<Exit, Error> {
     let mut out = std::io::stdout().lock();
+    if crate::admin::forwarded(&cli.command)
+        && let Some(via) = crate::admin::route(&cli.global)
+    {
+        return crate::admin::forward(&cli.global, &via, std::env::args().skip(1).collect(), &mut out);
+    }
+    run_to(cli, &mut out)
+}
+
+/// Runs the command `cli` names here, writing its output to `out`.
+pub fn run_to(cli: &Cli, out: &mut dyn Write) -> Result<Exit, Error> {
+    let mut out = out;
     match &cli.command {
         Command::Validate => validate::run(&cli.global, &mut out),
         Command::Encrypt(args) => encrypt::run(&cli.global, args, &mut std::io::stdin().lock(), &mut out),

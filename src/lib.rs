@@ -18,6 +18,7 @@
 //!   commands.
 //! - [`error`]: the program's error type and how it is printed once, at the top.
 
+pub mod admin;
 pub mod alert;
 pub mod apply;
 pub mod cli;

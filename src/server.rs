@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use crate::admin;
 use crate::alert::{self, AlertRequest, Refusal};
 use crate::directory::Index;
 use crate::metrics::Metrics;
@@ -45,6 +46,23 @@ pub struct Entry {
     pub mentions: Vec<String>,
 }
 
+/// Running commands for others (see [`crate::admin`]).
+#[derive(Clone)]
+pub struct AdminAccess {
+    /// Required as `Authorization: Bearer`; `None` on the admin socket, whose file mode
+    /// is the guard.
+    pub token: Option<Secret>,
+    pub run: Arc<dyn Fn(admin::Request) -> admin::Response + Send + Sync>,
+}
+
+impl std::fmt::Debug for AdminAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminAccess")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug)]
 pub struct AppState {
     pub outbox: Arc<Outbox>,
@@ -56,6 +74,8 @@ pub struct AppState {
     pub queue_limit: usize,
     /// Problems the daemon wants `/healthz` to show (an invalid desired-state file).
     pub problems: Arc<RwLock<Vec<String>>>,
+    /// `None` unless an admin token is configured (or on the admin socket).
+    pub admin: Option<AdminAccess>,
 }
 
 type Shared = Arc<AppState>;
@@ -72,6 +92,7 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<Shared>)> {
         ("/healthz", Method::GET, get(healthz)),
         ("/readyz", Method::GET, get(readyz)),
         ("/metrics", Method::GET, get(metrics)),
+        ("/v1/admin/run", Method::POST, post(admin_run)),
     ]
 }
 
@@ -131,7 +152,8 @@ impl From<crate::state::StateError> for ApiError {
 }
 
 async fn authorize(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let open = matches!(request.uri().path(), "/healthz" | "/readyz");
+    // The admin route checks its own token, apart from the alert token.
+    let open = matches!(request.uri().path(), "/healthz" | "/readyz" | "/v1/admin/run");
     let Some(token) = state.api_token.as_ref().filter(|_| !open) else {
         return next.run(request).await;
     };
@@ -159,6 +181,19 @@ async fn authorize(State(state): State<Shared>, request: Request, next: Next) ->
         );
         response
     }
+}
+
+/// `Authorization: Bearer <token>`, compared in constant time.
+fn bearer_matches(headers: &axum::http::HeaderMap, token: &Secret) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        })
+        .map_or("", |(_, token)| token.trim());
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
 }
 
 async fn create_alert(
@@ -317,6 +352,35 @@ async fn webhooks(State(state): State<Shared>) -> Result<Response, ApiError> {
         }));
     }
     Ok(axum::Json(json!({"webhooks": webhooks})).into_response())
+}
+
+async fn admin_run(
+    State(state): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::Json<admin::Request>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Some(access) = state.admin.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "remote admin is off: set HOOKWARDEN_ADMIN_TOKEN_FILE",
+        ));
+    };
+    if let Some(token) = &access.token
+        && !bearer_matches(&headers, token)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong admin token",
+        ));
+    }
+    let axum::Json(request) =
+        body.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "malformed", rejection.body_text()))?;
+    let response = tokio::task::spawn_blocking(move || (access.run)(request))
+        .await
+        .expect("the admin task does not panic");
+    Ok(axum::Json(response).into_response())
 }
 
 async fn healthz(State(state): State<Shared>) -> Response {

@@ -29,6 +29,7 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
         },
         queue_limit: args.queue_limit,
         api_token,
+        admin_token: crate::admin::admin_token()?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -37,8 +38,9 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
         .expect("a tokio runtime starts");
     runtime.block_on(async {
         let (listener, shown) = bind(&args.listen).await?;
-        println!("hookwarden daemon listening on {shown}");
-        daemon::run(listener, store, keyring, options, shutdown_signal()).await
+        // Said once ready: the state loaded, the first pass done, the admin socket bound.
+        let ready = move || println!("hookwarden daemon listening on {shown}");
+        daemon::run(listener, store, keyring, options, ready, shutdown_signal()).await
     })?;
     Ok(Exit::Success)
 }

@@ -35,7 +35,8 @@ fn keyring(global: &Global, command: &'static str) -> Result<Arc<Keyring>, Error
 /// The desired-state file, checked: the caller's copy in a session.
 fn load_config(global: &Global) -> Result<Config, Error> {
     match session::file(&global.config) {
-        Some(text) => Ok(config::parse(&global.config.display().to_string(), &text).map_err(config::ConfigError::Invalid)?),
+        Some(text) => Ok(config::parse(&global.config.display().to_string(), &text)
+            .map_err(config::ConfigError::Invalid)?),
         None => Ok(config::load(&global.config)?),
     }
 }
@@ -58,7 +59,11 @@ fn open_store(global: &Global, command: &str) -> Result<Arc<Store>, Error> {
 /// The state for a command that only reads it: `None` when there is none yet, so that
 /// a mistyped `--state` does not leave an empty state behind.
 fn open_existing_store(global: &Global, command: &str) -> Result<Option<Arc<Store>>, Error> {
-    if session::active() || global.state_dir().exists() { open_store(global, command).map(Some) } else { Ok(None) }
+    if session::active() || global.state_dir().exists() {
+        open_store(global, command).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// A saved plan: the caller's copy in a session.
@@ -71,7 +76,7 @@ fn read_plan(path: &std::path::Path) -> Result<crate::planfile::SavedPlan, Error
 
 /// `user@host`, for the audit log and the lock file.
 fn actor() -> String {
-    crate::reconcile::actor()
+    session::actor().unwrap_or_else(crate::reconcile::actor)
 }
 
 fn now() -> u64 {

@@ -19,6 +19,8 @@ use crate::state::Store;
 pub struct Session {
     pub store: Option<Arc<Store>>,
     pub keyring: Option<Arc<Keyring>>,
+    /// Who asked, for the audit log.
+    pub actor: Option<String>,
     /// The caller's files by the path it named them with: the desired-state file, a
     /// saved plan to apply.
     pub files: BTreeMap<String, String>,
@@ -34,7 +36,9 @@ thread_local! {
 pub fn within<T>(session: Session, f: impl FnOnce() -> T) -> (T, Session) {
     CURRENT.with(|current| *current.borrow_mut() = Some(session));
     let result = f();
-    let session = CURRENT.with(|current| current.borrow_mut().take()).unwrap_or_default();
+    let session = CURRENT
+        .with(|current| current.borrow_mut().take())
+        .unwrap_or_default();
     (result, session)
 }
 
@@ -44,6 +48,10 @@ pub fn store() -> Option<Arc<Store>> {
 
 pub fn keyring() -> Option<Arc<Keyring>> {
     CURRENT.with(|current| current.borrow().as_ref().and_then(|s| s.keyring.clone()))
+}
+
+pub fn actor() -> Option<String> {
+    CURRENT.with(|current| current.borrow().as_ref().and_then(|s| s.actor.clone()))
 }
 
 pub fn active() -> bool {

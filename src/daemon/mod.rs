@@ -55,6 +55,8 @@ pub struct Options {
     pub retry: Retry,
     pub queue_limit: usize,
     pub api_token: Option<Secret>,
+    /// Enables `/v1/admin/run` on the API listener, behind this token.
+    pub admin_token: Option<Secret>,
     /// Quiet time after a file event before the pass: editors write in bursts.
     pub debounce: Duration,
     /// A pass even without events, in case one was missed.
@@ -76,12 +78,13 @@ pub struct Context {
     last_digest: Mutex<Option<String>>,
 }
 
-/// Serves until `shutdown` completes, then drains.
+/// Serves until `shutdown` completes, then drains; calls `ready` once it serves.
 pub async fn run(
     listener: Listener,
     store: Arc<Store>,
     keyring: Arc<Keyring>,
     options: Options,
+    ready: impl FnOnce(),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::default());
@@ -121,19 +124,16 @@ pub async fn run(
     if let Some(interval) = systemd::watchdog_interval() {
         tasks.spawn(watchdog(interval, cancel.clone()));
     }
-    let app = server::router(Arc::new(AppState {
-        outbox: ctx.outbox.clone(),
-        store: ctx.store.clone(),
-        catalog: ctx.catalog.clone(),
-        metrics: ctx.metrics.clone(),
-        api_token: ctx.options.api_token.clone(),
-        queue_limit: ctx.options.queue_limit,
-        problems: ctx.problems.clone(),
-    }));
+    let remote = ctx
+        .options
+        .admin_token
+        .clone()
+        .map(|token| admin_access(&ctx, Some(token)));
+    let app = server::router(app_state(&ctx, ctx.options.api_token.clone(), remote));
+    serve_admin_socket(&ctx, &tasks, &cancel)?;
     systemd::ready(&first.status());
+    ready();
     tasks.spawn(prune_periodically(ctx.store.clone(), cancel.clone()));
-    // Graceful shutdown waits for open connections; a client that never finishes its
-    // request must not keep the daemon from draining, so it gets a deadline too.
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {
@@ -141,6 +141,73 @@ pub async fn run(
         systemd::stopping();
         stopped.cancel();
     });
+    // The workers stop taking alerts at the signal, while the server finishes its
+    // requests: both within the same deadline.
+    let draining = async {
+        stop.cancelled().await;
+        ctx.outbox.shutdown(DRAIN_DEADLINE).await
+    };
+    let serving = serve_until(listener, app, &stop);
+    let (served, drained) = tokio::join!(serving, draining);
+    if !drained {
+        tracing::warn!(
+            "sends still in flight after {DRAIN_DEADLINE:?}; they are retried after the next start"
+        );
+    }
+    cancel.cancel();
+    tasks.close();
+    tasks.wait().await;
+    drop(watch);
+    served.map_err(Error::Serve)
+}
+
+/// The API's state, with `api_token` guarding the alert routes and `admin` enabling
+/// `/v1/admin/run`.
+fn app_state(ctx: &Context, api_token: Option<Secret>, admin: Option<server::AdminAccess>) -> Arc<AppState> {
+    Arc::new(AppState {
+        outbox: ctx.outbox.clone(),
+        store: ctx.store.clone(),
+        catalog: ctx.catalog.clone(),
+        metrics: ctx.metrics.clone(),
+        api_token,
+        queue_limit: ctx.options.queue_limit,
+        problems: ctx.problems.clone(),
+        admin,
+    })
+}
+
+/// The admin socket, `$STATE/admin.sock`: the CLI on this host, while the daemon holds
+/// the state. Its file mode (0600) is the guard.
+fn serve_admin_socket(
+    ctx: &Arc<Context>,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let socket = ctx.store.dir().join(crate::admin::SOCKET);
+    let failed = |source| Error::Listen {
+        address: socket.display().to_string(),
+        source,
+    };
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket).map_err(failed)?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
+    let stop = cancel.clone();
+    tasks.spawn(async move {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(%error, "the admin socket failed");
+        }
+    });
+    Ok(())
+}
+
+/// Serves `app` until `stop`; graceful shutdown waits for open connections, and a
+/// client that never finishes its request gets the drain deadline too.
+async fn serve_until(listener: Listener, app: axum::Router, stop: &CancellationToken) -> std::io::Result<()> {
     let graceful = stop.clone();
     let serve = async move {
         match listener {
@@ -160,32 +227,13 @@ pub async fn run(
         stop.cancelled().await;
         tokio::time::sleep(DRAIN_DEADLINE).await;
     };
-    let serving = async {
-        tokio::select! {
-            served = serve => served,
-            () = deadline => {
-                tracing::warn!("connections still open {DRAIN_DEADLINE:?} after the shutdown signal; closing them");
-                Ok(())
-            }
+    tokio::select! {
+        served = serve => served,
+        () = deadline => {
+            tracing::warn!("connections still open {DRAIN_DEADLINE:?} after the shutdown signal; closing them");
+            Ok(())
         }
-    };
-    // The workers stop taking alerts at the signal, while the server finishes its
-    // requests: both within the same deadline.
-    let draining = async {
-        stop.cancelled().await;
-        ctx.outbox.shutdown(DRAIN_DEADLINE).await
-    };
-    let (served, drained) = tokio::join!(serving, draining);
-    if !drained {
-        tracing::warn!(
-            "sends still in flight after {DRAIN_DEADLINE:?}; they are retried after the next start"
-        );
     }
-    cancel.cancel();
-    tasks.close();
-    tasks.wait().await;
-    drop(watch);
-    served.map_err(Error::Serve)
 }
 
 /// Where the API listens.
@@ -323,6 +371,23 @@ async fn watchdog(interval: Duration, cancel: CancellationToken) {
             _ = tick.tick() => systemd::watchdog(),
             () = cancel.cancelled() => return,
         }
+    }
+}
+
+/// Runs commands for others with the daemon's state and identity, then reloads what
+/// they may have changed.
+fn admin_access(ctx: &Arc<Context>, token: Option<Secret>) -> server::AdminAccess {
+    let ctx = ctx.clone();
+    let run = move |request| {
+        let response = crate::admin::execute(request, ctx.store.clone(), ctx.keyring.clone());
+        if let Err(error) = reload(&ctx) {
+            tracing::error!(error = %crate::error::describe(&error).trim_end(), "cannot reload the applied state");
+        }
+        response
+    };
+    server::AdminAccess {
+        token,
+        run: Arc::new(run),
     }
 }
 

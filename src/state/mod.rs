@@ -134,6 +134,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether another process holds the state in `dir` (without opening it).
+    pub fn is_held(dir: &Path) -> bool {
+        let Ok(file) = OpenOptions::new().read(true).write(true).open(dir.join("lock")) else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -213,6 +213,17 @@ impl Test {
 }
 
 impl Run {
+    /// The outcome of a command run with [`Test::command`].
+    pub fn from_output(output: std::process::Output, test: &Test) -> Run {
+        Run {
+            code: output.status.code().expect("exited"),
+            stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+            root: test.dir.path().to_owned(),
+            owned: None,
+        }
+    }
+
     /// Asserts the exit code, showing what was printed when it differs.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Self {

@@ -1,5 +1,6 @@
 //! Integration tests: the real `hookwarden` binary, run in a temporary directory.
 
+mod admin;
 mod apply;
 mod crash;
 mod daemon;

@@ -1,0 +1,210 @@
+//! The CLI beside the daemon: through its admin socket while it holds the state, and
+//! through `--remote` from a CI runner without the age key; same output, same exit codes.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use crate::daemon::Daemon;
+use crate::fake_slack::{Hook, Script};
+use crate::harness::{Run, Test, URL_GOV, URL_OPS};
+
+fn path(url: &str) -> String {
+    url[url.find("/services/").expect("a webhook URL")..].to_owned()
+}
+
+fn applied() -> Test {
+    let test = Test::new();
+    let config = test.config_of(
+        &[
+            ("ops", "Ops", Some("#ops"), URL_OPS),
+            ("gov", "Gov", None, URL_GOV),
+        ],
+        None,
+    );
+    let script = Script {
+        hooks: [URL_OPS, URL_GOV].iter().map(|u| (path(u), Hook::Live)).collect(),
+        ..Script::default()
+    };
+    let test = test
+        .file("hookwarden.yaml", &config)
+        .env("HOOKWARDEN_IDENTITY", "identity.txt")
+        .slack(script);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    test
+}
+
+/// A changed copy of the desired state, as `other.yaml`.
+fn changed(test: &Test) {
+    let config = test.config_of(
+        &[
+            ("ops", "Operations", Some("#ops"), URL_OPS),
+            ("gov", "Gov", None, URL_GOV),
+        ],
+        None,
+    );
+    test.write("other.yaml", &config);
+}
+
+fn same(local: &Run, through: &Run, what: &str) {
+    assert_eq!(
+        (through.code, &through.stdout, &through.stderr),
+        (local.code, &local.stdout, &local.stderr),
+        "{what}"
+    );
+}
+
+#[test]
+fn commands_go_through_the_admin_socket_with_the_same_output() {
+    let test = applied();
+    changed(&test);
+    let commands: [&[&str]; 5] = [
+        &["status"],
+        &["plan", "--detailed-exitcode"],
+        &["-c", "other.yaml", "plan", "--detailed-exitcode"],
+        &["-c", "other.yaml", "plan", "--format", "json"],
+        &["-c", "other.yaml", "apply"],
+    ];
+    let local: Vec<Run> = commands.iter().map(|args| test.exec(args)).collect();
+    let daemon = Daemon::start(&test, &["--periodic", "1h"]);
+    for (args, local) in commands.iter().zip(&local) {
+        let through = test.exec(args);
+        same(local, &through, &args.join(" "));
+    }
+    assert_eq!(local[2].code, 2, "changes");
+
+    let applied = test.exec(&["-c", "other.yaml", "apply", "--auto-approve"]);
+    applied.code(0);
+    assert!(
+        applied
+            .stdout
+            .contains("Apply complete: 0 to create, 1 to update"),
+        "{}",
+        applied.stdout
+    );
+    let history = test.exec(&["history", "--format", "json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history.stdout).expect("JSON");
+    assert!(
+        entries[1]["actor"]
+            .as_str()
+            .is_some_and(|a| a.ends_with("(via the daemon)")),
+        "{}",
+        entries[1]
+    );
+    assert_eq!(
+        daemon.get("/v1/webhooks").json["webhooks"][1]["name"],
+        "Operations",
+        "the daemon serves what was applied"
+    );
+}
+
+#[test]
+fn a_saved_plan_comes_back_to_the_caller_and_applies_through_the_daemon() {
+    let test = applied();
+    changed(&test);
+    let _daemon = Daemon::start(&test, &["--periodic", "1h", "--apply", "off"]);
+    test.exec(&["-c", "other.yaml", "plan", "--out", "plan.json"])
+        .code(0);
+    let mode = std::fs::metadata(test.path("plan.json"))
+        .expect("written here")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let run = test.exec(&["apply", "plan.json"]);
+    run.code(0);
+    assert!(run.stdout.contains("Apply complete"), "{}", run.stdout);
+    let stale = test.exec(&["apply", "plan.json"]);
+    stale.code(1);
+    assert!(
+        stale
+            .stderr
+            .starts_with("error: the state changed since the plan was made"),
+        "{}",
+        stale.stderr
+    );
+}
+
+/// A CI runner: no age identity, an admin token.
+fn runner(test: &Test, daemon: &Daemon, token: Option<&str>, args: &[&str]) -> Run {
+    let mut command = test.command(&[&["--remote", &daemon.url], args].concat());
+    command.env_remove("HOOKWARDEN_IDENTITY");
+    match token {
+        Some(token) => {
+            test.write("runner-token", token);
+            command.env("HOOKWARDEN_ADMIN_TOKEN_FILE", test.path("runner-token"));
+        }
+        None => {
+            command.env_remove("HOOKWARDEN_ADMIN_TOKEN_FILE");
+        }
+    }
+    let output = command.output().expect("runs");
+    Run::from_output(output, test)
+}
+
+#[test]
+fn remote_admin_needs_no_age_key_but_its_token() {
+    let test = applied();
+    changed(&test);
+    let local = test.exec(&["-c", "other.yaml", "plan", "--detailed-exitcode"]);
+    test.write("admin-token", "fake-admin-token-0123456789\n");
+    let test = test.env("HOOKWARDEN_ADMIN_TOKEN_FILE", "admin-token");
+    let daemon = Daemon::start(&test, &["--periodic", "1h", "--apply", "off"]);
+    let remote = runner(
+        &test,
+        &daemon,
+        Some("fake-admin-token-0123456789"),
+        &["-c", "other.yaml", "plan", "--detailed-exitcode"],
+    );
+    same(&local, &remote, "remote plan");
+    let wrong = runner(&test, &daemon, Some("wrong"), &["status"]);
+    wrong.code(1);
+    assert_eq!(
+        wrong.stderr,
+        "error: the endpoint answered 401: missing or wrong admin token\n"
+    );
+    let missing = runner(&test, &daemon, None, &["status"]);
+    missing.code(1);
+    let applied = runner(
+        &test,
+        &daemon,
+        Some("fake-admin-token-0123456789"),
+        &["-c", "other.yaml", "apply", "--auto-approve"],
+    );
+    applied.code(0);
+    assert!(applied.stdout.contains("Apply complete"), "{}", applied.stdout);
+}
+
+#[test]
+fn remote_admin_is_off_without_an_admin_token() {
+    let test = applied();
+    let daemon = Daemon::start(&test, &["--periodic", "1h"]);
+    let run = runner(&test, &daemon, Some("anything"), &["status"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .starts_with("error: the endpoint answered 404: remote admin is off"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_daemon_that_does_not_answer_is_a_clear_timeout() {
+    let test = applied();
+    // Something holds the state and listens on the admin socket, but never answers.
+    let _held = hookwarden::state::Store::open(&test.path(".hookwarden"), "a stuck daemon").expect("opens");
+    let socket = std::os::unix::net::UnixListener::bind(test.path(".hookwarden/admin.sock")).expect("bind");
+    let _accepting = std::thread::spawn(move || {
+        let _connections: Vec<_> = socket.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let test = test.env("HOOKWARDEN_ADMIN_TIMEOUT", "1s");
+    let run = test.exec(&["status"]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot reach the hookwarden endpoint at unix:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("no answer within 1s"), "{}", run.stderr);
+}
