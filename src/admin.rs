@@ -42,6 +42,13 @@ pub struct Request {
     /// `user@host` of the caller, for the audit log.
     #[serde(default)]
     pub actor: Option<String>,
+    /// The caller's desired-state file path and output format, resolved there (from its
+    /// flags or environment), never from the daemon's environment.
+    pub config: std::path::PathBuf,
+    pub format: crate::cli::Format,
+    /// Whether the caller's standard input is a terminal.
+    #[serde(default)]
+    pub terminal: bool,
     /// The caller's files, by the path the arguments name them with.
     pub files: BTreeMap<String, String>,
 }
@@ -64,8 +71,8 @@ pub fn forwarded(command: &Command) -> bool {
 }
 
 /// In the daemon: runs `request` with the daemon's state and identity.
-pub fn execute(request: Request, store: Arc<Store>, keyring: Arc<Keyring>) -> Response {
-    let cli = match Cli::try_parse_from(std::iter::once("hookwarden".to_owned()).chain(request.args)) {
+pub fn execute(request: Request, store: Arc<Store>, keyring: Arc<Keyring>, via: &str) -> Response {
+    let mut cli = match Cli::try_parse_from(std::iter::once("hookwarden".to_owned()).chain(request.args)) {
         Ok(cli) => cli,
         Err(error) => {
             return Response {
@@ -86,18 +93,31 @@ pub fn execute(request: Request, store: Arc<Store>, keyring: Arc<Keyring>) -> Re
             files: BTreeMap::new(),
         };
     }
+    cli.global.config = request.config;
+    cli.global.format = request.format;
     let session = Session {
         store: Some(store),
         keyring: Some(keyring),
-        actor: request.actor.map(|a| format!("{a} (via the daemon)")),
+        // As the caller names itself: the admin socket's mode or the admin token is what
+        // vouches for it.
+        actor: Some(format!(
+            "{} ({via})",
+            request.actor.as_deref().unwrap_or("unknown")
+        )),
         files: request.files,
         written: BTreeMap::new(),
+        stderr: String::new(),
+        terminal: request.terminal,
     };
     let mut stdout = Vec::new();
     let (result, session) = session::within(session, || crate::cli::run_to(&cli, &mut stdout));
-    let (stderr, exit) = match result {
-        Ok(exit) => (String::new(), exit_code(exit)),
-        Err(error) => (crate::error::describe(&error), 1),
+    let mut stderr = session.stderr.clone();
+    let exit = match result {
+        Ok(exit) => exit_code(exit),
+        Err(error) => {
+            stderr.push_str(&crate::error::describe(&error));
+            1
+        }
     };
     Response {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -148,8 +168,12 @@ pub fn forward(global: &Global, via: &Via, args: Vec<String>, out: &mut dyn Writ
     let request = Request {
         args: without_remote(args),
         actor: Some(crate::reconcile::actor()),
+        config: global.config.clone(),
+        format: global.format,
+        terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         files,
     };
+    let expected = out_file(&request.args);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -160,7 +184,12 @@ pub fn forward(global: &Global, via: &Via, args: Vec<String>, out: &mut dyn Writ
             Via::Socket(path) => socket(path, &request).await,
         }
     })?;
-    for (path, text) in &response.files {
+    // Only the file this command was asked to write: an endpoint cannot place others.
+    for (path, text) in response
+        .files
+        .iter()
+        .filter(|(path, _)| expected.as_deref() == Some(path.as_str()))
+    {
         write_private(Path::new(path), text).map_err(Error::Output)?;
     }
     out.write_all(response.stdout.as_bytes()).map_err(Error::Output)?;
@@ -180,6 +209,16 @@ fn plan_file(args: &[String]) -> Option<&Path> {
         Command::Apply(apply) => apply
             .plan_file
             .and_then(|p| args.iter().find(|a| Path::new(a) == p).map(Path::new)),
+        _ => None,
+    }
+}
+
+/// `plan --out FILE`'s file, if any.
+fn out_file(args: &[String]) -> Option<String> {
+    let cli =
+        Cli::try_parse_from(std::iter::once("hookwarden").chain(args.iter().map(String::as_str))).ok()?;
+    match cli.command {
+        Command::Plan(plan) => plan.out.map(|p| p.display().to_string()),
         _ => None,
     }
 }

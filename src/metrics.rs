@@ -43,6 +43,9 @@ pub struct Metrics {
     pub config_valid: Gauge,
     /// Plans the daemon did not apply because they delete most webhooks.
     pub mass_deletions_held: Counter,
+    /// 1 while the file differs from the applied state and the daemon does not apply it
+    /// (`--apply off`, or a held-back mass deletion).
+    pub pending_changes: Gauge,
 }
 
 impl Default for Metrics {
@@ -58,6 +61,7 @@ impl Default for Metrics {
             health: Family::default(),
             config_valid: Gauge::default(),
             mass_deletions_held: Counter::default(),
+            pending_changes: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -104,6 +108,11 @@ impl Default for Metrics {
             "mass_deletions_held",
             "Plans held back for deleting most webhooks",
             metrics.mass_deletions_held.clone(),
+        );
+        registry.register(
+            "pending_changes",
+            "1 while the file differs from the applied state and is not applied",
+            metrics.pending_changes.clone(),
         );
         Metrics { registry, ..metrics }
     }

@@ -29,6 +29,8 @@ use crate::state::{AlertRecord, Store};
 
 /// Request bodies beyond this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// The admin route carries whole files.
+pub const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// What the API knows of the applied webhooks, and the directory to resolve mentions.
 #[derive(Debug, Default)]
@@ -92,7 +94,12 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<Shared>)> {
         ("/healthz", Method::GET, get(healthz)),
         ("/readyz", Method::GET, get(readyz)),
         ("/metrics", Method::GET, get(metrics)),
-        ("/v1/admin/run", Method::POST, post(admin_run)),
+        // A desired-state file of thousands of webhooks is megabytes.
+        (
+            "/v1/admin/run",
+            Method::POST,
+            post(admin_run).layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT)),
+        ),
     ]
 }
 

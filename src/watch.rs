@@ -19,8 +19,18 @@ pub struct Watch {
 
 /// Watches the folders of `config` and wakes `trigger` on every change in them.
 pub fn watch(config: &Path, trigger: Arc<Notify>) -> notify::Result<Watch> {
+    let names = names(config);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !matches!(e.kind, EventKind::Access(_))) {
+        // Only events about the file (or its link, or its target): other files in the
+        // folder, a log file among them, must not wake the loop.
+        let relevant = |e: &notify::Event| {
+            !matches!(e.kind, EventKind::Access(_))
+                && (e.paths.is_empty()
+                    || e.paths
+                        .iter()
+                        .any(|p| p.file_name().is_some_and(|n| names.iter().any(|m| m == n))))
+        };
+        if event.is_ok_and(|e| relevant(&e)) {
             trigger.notify_one();
         }
     })?;
@@ -28,6 +38,19 @@ pub fn watch(config: &Path, trigger: Arc<Notify>) -> notify::Result<Watch> {
         watcher.watch(&folder, RecursiveMode::NonRecursive)?;
     }
     Ok(Watch { _watcher: watcher })
+}
+
+/// The file names that matter: the config's, and its symlink target's.
+fn names(config: &Path) -> Vec<std::ffi::OsString> {
+    let mut names: Vec<std::ffi::OsString> = config.file_name().map(ToOwned::to_owned).into_iter().collect();
+    if let Some(target) = std::fs::canonicalize(config)
+        .ok()
+        .and_then(|t| t.file_name().map(ToOwned::to_owned))
+        && !names.contains(&target)
+    {
+        names.push(target);
+    }
+    names
 }
 
 /// The file's folder and, when it is a symlink, its target's.

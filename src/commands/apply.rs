@@ -173,13 +173,12 @@ fn verify(
         verdicts.push((change.id.clone(), verdict));
     }
     if !dead.is_empty() || !unknown.is_empty() {
-        eprint!(
-            "{}",
-            Report {
+        super::session::eprint(
+            &Report {
                 verified: verdicts.clone(),
-                warnings: Vec::new()
+                warnings: Vec::new(),
             }
-            .text()
+            .text(),
         );
     }
     if !dead.is_empty() {

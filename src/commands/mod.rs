@@ -35,10 +35,20 @@ fn keyring(global: &Global, command: &'static str) -> Result<Arc<Keyring>, Error
 /// The desired-state file, checked: the caller's copy in a session.
 fn load_config(global: &Global) -> Result<Config, Error> {
     match session::file(&global.config) {
-        Some(text) => Ok(config::parse(&global.config.display().to_string(), &text)
+        session::Source::Sent(text) => Ok(config::parse(&global.config.display().to_string(), &text)
             .map_err(config::ConfigError::Invalid)?),
-        None => Ok(config::load(&global.config)?),
+        session::Source::Local => Ok(config::load(&global.config)?),
+        session::Source::Missing => Err(config::ConfigError::Read {
+            path: global.config.clone(),
+            source: not_sent(),
+        }
+        .into()),
     }
+}
+
+/// What a caller sees for a file it could not send: what it would see locally.
+fn not_sent() -> std::io::Error {
+    std::io::Error::from_raw_os_error(2)
 }
 
 /// The desired-state file, loaded, checked and decrypted.
@@ -69,8 +79,15 @@ fn open_existing_store(global: &Global, command: &str) -> Result<Option<Arc<Stor
 /// A saved plan: the caller's copy in a session.
 fn read_plan(path: &std::path::Path) -> Result<crate::planfile::SavedPlan, Error> {
     Ok(match session::file(path) {
-        Some(text) => crate::planfile::SavedPlan::parse(path, &text)?,
-        None => crate::planfile::SavedPlan::read(path)?,
+        session::Source::Sent(text) => crate::planfile::SavedPlan::parse(path, &text)?,
+        session::Source::Local => crate::planfile::SavedPlan::read(path)?,
+        session::Source::Missing => {
+            return Err(crate::planfile::PlanFileError::Read {
+                path: path.to_owned(),
+                source: not_sent(),
+            }
+            .into());
+        }
     })
 }
 
@@ -91,6 +108,9 @@ fn timestamp(secs: u64) -> String {
 }
 
 fn style() -> Style {
+    if session::active() {
+        return Style { color: false };
+    }
     Style {
         color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }

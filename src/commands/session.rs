@@ -26,6 +26,10 @@ pub struct Session {
     pub files: BTreeMap<String, String>,
     /// Files the command wrote (`plan --out`), for the caller to write.
     pub written: BTreeMap<String, String>,
+    /// What the command printed on stderr, for the caller to print.
+    pub stderr: String,
+    /// Whether the caller's standard input is a terminal.
+    pub terminal: bool,
 }
 
 thread_local! {
@@ -54,14 +58,50 @@ pub fn actor() -> Option<String> {
     CURRENT.with(|current| current.borrow().as_ref().and_then(|s| s.actor.clone()))
 }
 
+/// In a session: whether the caller's standard input is a terminal.
+pub fn terminal() -> Option<bool> {
+    CURRENT.with(|current| current.borrow().as_ref().map(|s| s.terminal))
+}
+
 pub fn active() -> bool {
     CURRENT.with(|current| current.borrow().is_some())
 }
 
-/// The caller's copy of `path`, inside a session.
-pub fn file(path: &Path) -> Option<String> {
+/// Where a command finds a file the caller names.
+#[derive(Debug)]
+pub enum Source {
+    /// Not in a session: read it here.
+    Local,
+    /// The caller's copy.
+    Sent(String),
+    /// The caller did not send it (it could not read it): never read the daemon's.
+    Missing,
+}
+
+pub fn file(path: &Path) -> Source {
     let key = path.display().to_string();
-    CURRENT.with(|current| current.borrow().as_ref().and_then(|s| s.files.get(&key).cloned()))
+    CURRENT.with(|current| match current.borrow().as_ref() {
+        None => Source::Local,
+        Some(session) => session
+            .files
+            .get(&key)
+            .cloned()
+            .map_or(Source::Missing, Source::Sent),
+    })
+}
+
+/// Prints on stderr: the caller's, in a session.
+pub fn eprint(text: &str) {
+    let kept = CURRENT.with(|current| match current.borrow_mut().as_mut() {
+        Some(session) => {
+            session.stderr.push_str(text);
+            true
+        }
+        None => false,
+    });
+    if !kept {
+        eprint!("{text}");
+    }
 }
 
 /// Keeps a written file for the caller; false outside a session.

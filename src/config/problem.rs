@@ -97,6 +97,21 @@ impl Report {
         out
     }
 
+    /// One line per problem, its help folded in: for logs and `/healthz`.
+    pub fn lines(&self) -> Vec<String> {
+        self.problems
+            .iter()
+            .map(|p| {
+                let help = p
+                    .help
+                    .as_deref()
+                    .map(|h| format!(" (help: {h})"))
+                    .unwrap_or_default();
+                format!("{}:{}: error[{}]: {}{help}", self.file, p.at, p.code, p.message)
+            })
+            .collect()
+    }
+
     pub fn summary(&self) -> String {
         match self.problems.len() {
             1 => format!("{} has 1 problem", self.file),

@@ -76,6 +76,8 @@ pub struct Context {
     pub outbox: Arc<Outbox>,
     /// The digest of the file at the last pass that read it.
     last_digest: Mutex<Option<String>>,
+    /// Wakes the reconcile loop.
+    trigger: Arc<Notify>,
 }
 
 /// Serves until `shutdown` completes, then drains; calls `ready` once it serves.
@@ -111,11 +113,12 @@ pub async fn run(
         catalog,
         outbox,
         last_digest: Mutex::new(None),
+        trigger: Arc::new(Notify::new()),
     });
     // Watch before the first pass, so that no change falls between the two.
     let tasks = TaskTracker::new();
     let cancel = CancellationToken::new();
-    let trigger = Arc::new(Notify::new());
+    let trigger = ctx.trigger.clone();
     let watch = watch_file(&ctx, trigger.clone());
     let first = pass::run(&ctx, true).await;
     tracing::info!(status = %first.status(), "first pass over the desired-state file");
@@ -195,10 +198,7 @@ fn serve_admin_socket(
     let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
     let stop = cancel.clone();
     tasks.spawn(async move {
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
+        if let Err(error) = serve_until(Listener::Unix(listener), app, &stop).await {
             tracing::error!(%error, "the admin socket failed");
         }
     });
@@ -243,6 +243,20 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
 }
 
+/// Waits until no event came for `quiet`, or for at most ten times that: a writer that
+/// pauses mid-file is not read half-written, a stream of events does not stall passes.
+async fn settle(trigger: &Notify, quiet: Duration) {
+    let cap = tokio::time::sleep(quiet * 10);
+    tokio::pin!(cap);
+    loop {
+        tokio::select! {
+            () = trigger.notified() => {}
+            () = tokio::time::sleep(quiet) => return,
+            () = &mut cap => return,
+        }
+    }
+}
+
 fn watch_file(ctx: &Context, trigger: Arc<Notify>) -> Option<crate::watch::Watch> {
     match crate::watch::watch(&ctx.options.config, trigger) {
         Ok(watch) => Some(watch),
@@ -270,7 +284,7 @@ fn start_reconcile_loop(
         loop {
             let (force, reload) = tokio::select! {
                 () = trigger.notified() => {
-                    tokio::time::sleep(ctx.options.debounce).await;
+                    settle(&trigger, ctx.options.debounce).await;
                     (false, false)
                 }
                 _ = tick.tick() => (true, false),
@@ -378,8 +392,16 @@ async fn watchdog(interval: Duration, cancel: CancellationToken) {
 /// they may have changed.
 fn admin_access(ctx: &Arc<Context>, token: Option<Secret>) -> server::AdminAccess {
     let ctx = ctx.clone();
+    let via = if token.is_some() {
+        "via --remote"
+    } else {
+        "via the admin socket"
+    };
     let run = move |request| {
-        let response = crate::admin::execute(request, ctx.store.clone(), ctx.keyring.clone());
+        let response = crate::admin::execute(request, ctx.store.clone(), ctx.keyring.clone(), via);
+        // The state may have moved: the next pass looks again, whatever the digest.
+        ctx.last_digest.lock().expect("never poisoned").take();
+        ctx.trigger.notify_one();
         if let Err(error) = reload(&ctx) {
             tracing::error!(error = %crate::error::describe(&error).trim_end(), "cannot reload the applied state");
         }
@@ -410,12 +432,21 @@ pub fn load(
     let mut urls = HashMap::new();
     let mut entries = std::collections::BTreeMap::new();
     for webhook in &applied.webhooks {
-        let secret = decrypt(&webhook.url.armored, keyring)?;
-        let url = WebhookUrl::parse(&secret).map_err(|refusal| Error::CorruptWebhook {
-            id: webhook.id.clone(),
-            reason: refusal.message,
-        })?;
-        urls.insert(webhook.id.clone(), url);
+        // One webhook the daemon cannot open (applied with another identity) must not
+        // keep the others from being served: it is left out, loudly.
+        let url = decrypt(&webhook.url.armored, keyring)
+            .map_err(|error| error.to_string())
+            .and_then(|secret| WebhookUrl::parse(&secret).map_err(|refusal| refusal.message));
+        match url {
+            Ok(url) => {
+                urls.insert(webhook.id.clone(), url);
+            }
+            Err(reason) => tracing::error!(
+                webhook = %webhook.id,
+                %reason,
+                "cannot open this applied webhook with the daemon's identity; its alerts fail until it is applied again with this identity (rotate its URL, or apply it once without it and again with it)"
+            ),
+        }
         let entry = Entry {
             name: webhook.name.clone(),
             channel: webhook.channel.clone(),

@@ -50,6 +50,8 @@ pub async fn run(ctx: &Arc<Context>, force: bool) -> Outcome {
     let text = match tokio::fs::read_to_string(path).await {
         Ok(text) => text,
         Err(error) => {
+            // The same content restored must count as a change.
+            ctx.last_digest.lock().expect("never poisoned").take();
             return invalid(ctx, vec![format!("cannot read {}: {error}", path.display())]);
         }
     };
@@ -64,6 +66,11 @@ pub async fn run(ctx: &Arc<Context>, force: bool) -> Outcome {
     match attempt(ctx, &text).await {
         Ok(outcome) => {
             ctx.metrics.config_valid.set(1);
+            let pending = match &outcome {
+                Outcome::Drift(_) | Outcome::HeldBack(_) => 1,
+                _ => 0,
+            };
+            ctx.metrics.pending_changes.set(pending);
             let problems = match &outcome {
                 Outcome::Drift(summary) => vec![format!(
                     "the file differs from the applied state ({summary}): run `hookwarden apply`"
@@ -78,9 +85,7 @@ pub async fn run(ctx: &Arc<Context>, force: bool) -> Outcome {
             *ctx.problems.write().expect("never poisoned") = problems;
             outcome
         }
-        Err(Error::Config(ConfigError::Invalid(report))) => {
-            invalid(ctx, report.render().lines().map(str::to_owned).collect())
-        }
+        Err(Error::Config(ConfigError::Invalid(report))) => invalid(ctx, report.lines()),
         Err(error) => {
             // Slack or the state failed, not the file: the next pass tries again.
             ctx.last_digest.lock().expect("never poisoned").take();

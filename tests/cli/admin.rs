@@ -65,7 +65,8 @@ fn commands_go_through_the_admin_socket_with_the_same_output() {
         &["-c", "other.yaml", "apply"],
     ];
     let local: Vec<Run> = commands.iter().map(|args| test.exec(args)).collect();
-    let daemon = Daemon::start(&test, &["--periodic", "1h"]);
+    // --apply off: the daemon's own passes must not re-apply hookwarden.yaml meanwhile.
+    let daemon = Daemon::start(&test, &["--periodic", "1h", "--apply", "off"]);
     for (args, local) in commands.iter().zip(&local) {
         let through = test.exec(args);
         same(local, &through, &args.join(" "));
@@ -86,7 +87,7 @@ fn commands_go_through_the_admin_socket_with_the_same_output() {
     assert!(
         entries[1]["actor"]
             .as_str()
-            .is_some_and(|a| a.ends_with("(via the daemon)")),
+            .is_some_and(|a| a.ends_with("(via the admin socket)")),
         "{}",
         entries[1]
     );
@@ -207,4 +208,26 @@ fn a_daemon_that_does_not_answer_is_a_clear_timeout() {
         run.stderr
     );
     assert!(run.stderr.contains("no answer within 1s"), "{}", run.stderr);
+}
+
+#[test]
+fn the_daemon_reads_no_file_the_caller_did_not_send() {
+    let test = applied();
+    let _daemon = Daemon::start(&test, &["--periodic", "1h", "--apply", "off"]);
+    std::fs::create_dir(test.path("elsewhere")).expect("mkdir");
+    // Locally this file does not exist; the daemon's working folder has one by that name.
+    let run = test
+        .command(&["plan"])
+        .current_dir(test.path("elsewhere"))
+        .env("HOOKWARDEN_STATE_DIR", test.path(".hookwarden"))
+        .output()
+        .expect("runs");
+    let run = Run::from_output(run, &test);
+    run.code(1);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot read the config file hookwarden.yaml\n"),
+        "{}",
+        run.stderr
+    );
 }
