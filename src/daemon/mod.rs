@@ -122,7 +122,7 @@ pub async fn run(
     let watch = watch_file(&ctx, trigger.clone());
     let first = pass::run(&ctx, true).await;
     tracing::info!(status = %first.status(), "first pass over the desired-state file");
-    start_reconcile_loop(&ctx, trigger, &tasks, &cancel);
+    start_reconcile_loop(&ctx, trigger, watch, &tasks, &cancel);
     tasks.spawn(sync_directory_periodically(ctx.clone(), cancel.clone()));
     if let Some(interval) = systemd::watchdog_interval() {
         tasks.spawn(watchdog(interval, cancel.clone()));
@@ -160,7 +160,6 @@ pub async fn run(
     cancel.cancel();
     tasks.close();
     tasks.wait().await;
-    drop(watch);
     served.map_err(Error::Serve)
 }
 
@@ -271,6 +270,7 @@ fn watch_file(ctx: &Context, trigger: Arc<Notify>) -> Option<crate::watch::Watch
 fn start_reconcile_loop(
     ctx: &Arc<Context>,
     trigger: Arc<Notify>,
+    mut watch: Option<crate::watch::Watch>,
     tasks: &TaskTracker,
     cancel: &CancellationToken,
 ) {
@@ -295,6 +295,9 @@ fn start_reconcile_loop(
                 systemd::reloading();
             }
             let outcome = pass::run(&ctx, force).await;
+            if let Some(watch) = watch.as_mut() {
+                watch.refresh();
+            }
             if outcome != Outcome::Unchanged {
                 tracing::info!(status = %outcome.status(), "reconciled");
             }

@@ -302,3 +302,30 @@ fn the_example_unit_passes_systemd_analyze_verify() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stderr.trim().is_empty(), "{stderr}");
 }
+
+#[test]
+fn a_switched_folder_symlink_is_followed_and_later_edits_too() {
+    let (test, mut webhooks) = applied();
+    for release in ["release-1", "release-2"] {
+        std::fs::create_dir(test.path(release)).expect("mkdir");
+    }
+    std::fs::rename(
+        test.path("hookwarden.yaml"),
+        test.path("release-1/hookwarden.yaml"),
+    )
+    .expect("move");
+    std::os::unix::fs::symlink("release-1", test.path("current")).expect("symlink");
+    let daemon = Daemon::start(&test, &["--periodic", "1h", "-c", "current/hookwarden.yaml"]);
+    webhooks[0].1 = "Release Two";
+    test.write("release-2/hookwarden.yaml", &test.config_of(&webhooks, None));
+    std::os::unix::fs::symlink("release-2", test.path("next")).expect("symlink");
+    std::fs::rename(test.path("next"), test.path("current")).expect("switch");
+    eventually("the switched folder is applied", || {
+        names(&daemon).contains(&"Release Two".to_owned())
+    });
+    webhooks[0].1 = "Edited In Release Two";
+    test.write("release-2/hookwarden.yaml", &test.config_of(&webhooks, None));
+    eventually("an edit in the new folder is applied", || {
+        names(&daemon).contains(&"Edited In Release Two".to_owned())
+    });
+}
