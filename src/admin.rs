@@ -250,9 +250,14 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-/// The admin token a remote caller sends.
+/// The admin token a remote caller sends (`HOOKWARDEN_ADMIN_TOKEN_FILE`).
 pub fn admin_token() -> Result<Option<Secret>, Error> {
-    let Some(path) = std::env::var_os("HOOKWARDEN_ADMIN_TOKEN_FILE").filter(|p| !p.is_empty()) else {
+    token_from_file("HOOKWARDEN_ADMIN_TOKEN_FILE")
+}
+
+/// The token in the file the environment variable `var` names, if it names one.
+pub fn token_from_file(var: &str) -> Result<Option<Secret>, Error> {
+    let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) else {
         return Ok(None);
     };
     let path = std::path::PathBuf::from(path);

@@ -164,16 +164,7 @@ async fn authorize(State(state): State<Shared>, request: Request, next: Next) ->
     let Some(token) = state.api_token.as_ref().filter(|_| !open) else {
         return next.run(request).await;
     };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        })
-        .map_or("", |(_, token)| token.trim());
-    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+    if bearer_matches(request.headers(), token) {
         next.run(request).await
     } else {
         let mut response = ApiError::new(

@@ -48,19 +48,7 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
 /// `HOOKWARDEN_API_TOKEN_FILE`: the bearer token every request but the health checks
 /// must carry.
 pub fn api_token() -> Result<Option<Secret>, Error> {
-    let Some(path) = std::env::var_os("HOOKWARDEN_API_TOKEN_FILE").filter(|p| !p.is_empty()) else {
-        return Ok(None);
-    };
-    let path = std::path::PathBuf::from(path);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::TokenFile {
-        path: path.clone(),
-        source,
-    })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(Error::EmptyTokenFile { path });
-    }
-    Ok(Some(Secret::new(token)))
+    crate::admin::token_from_file("HOOKWARDEN_API_TOKEN_FILE")
 }
 
 /// `unix:/path/to.sock` or `HOST:PORT`; returns the listener and how to reach it.
