@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use crate::daemon::Daemon;
 use crate::fake_slack::{Hook, Script};
-use crate::harness::{Run, Test, URL_GOV, URL_OPS};
-
-fn path(url: &str) -> String {
-    url[url.find("/services/").expect("a webhook URL")..].to_owned()
-}
+use crate::harness::{Run, Test, URL_GOV, URL_OPS, hook_path as path};
 
 fn applied() -> Test {
     let test = Test::new();

@@ -8,12 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fake_slack::{Hook, Script};
-use crate::harness::{Test, URL_GOV, URL_OPS};
-
-/// The path of a webhook URL, as the fake sees it.
-fn path(url: &str) -> String {
-    url[url.find("/services/").expect("a webhook URL")..].to_owned()
-}
+use crate::harness::{Test, URL_GOV, URL_OPS, hook_path as path};
 
 /// A workspace where both test webhooks are live.
 fn live() -> Script {

@@ -159,6 +159,20 @@ fn record(script: &mut Script, endpoint: &str, headers: &HeaderMap, body: &str) 
     });
 }
 
+/// A 429 as Slack sends it: a JSON body with `error` and a `Retry-After`.
+fn too_many_requests(script: &Script, error: &str) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(json!({"ok": false, "error": error})),
+    )
+        .into_response();
+    let retry_after = script.retry_after.unwrap_or("1");
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after.parse().expect("header"));
+    response
+}
+
 /// Counts down a scripted run of 429s; true while one is due.
 fn rate_limited(script: &mut Script, endpoint: &str) -> bool {
     match script.rate_limits.get_mut(endpoint) {
@@ -194,16 +208,7 @@ async fn web_api(
     let mut script = script.lock().expect("script");
     record(&mut script, &method, &headers, &body);
     if rate_limited(&mut script, &method) {
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(json!({"ok": false, "error": "ratelimited"})),
-        )
-            .into_response();
-        let retry_after = script.retry_after.unwrap_or("1");
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after.parse().expect("header"));
-        return response;
+        return too_many_requests(&script, "ratelimited");
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -299,16 +304,7 @@ async fn webhook(
 
 fn answer_webhook(script: &mut Script, path: &str, body: &str) -> Response {
     if rate_limited(script, path) || over_limit(script, path) {
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(json!({"ok": false, "error": "rate_limited"})),
-        )
-            .into_response();
-        let retry_after = script.retry_after.unwrap_or("1");
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after.parse().expect("header"));
-        return response;
+        return too_many_requests(script, "rate_limited");
     }
     if let Some(left) = script.server_errors.get_mut(path).filter(|left| **left > 0) {
         *left -= 1;

@@ -15,6 +15,11 @@ pub const URL_OPS: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE001/
 pub const URL_GOV: &str = "https://hooks.slack.gov/services/T0FAKE000/B0FAKE002/FAKEfakeFAKEfakeGOV2";
 pub const TOKEN: &str = "xoxb-0000-FAKE-not-a-real-token";
 
+/// The path of a webhook URL, as the fake Slack sees it.
+pub fn hook_path(url: &str) -> String {
+    url[url.find("/services/").expect("a webhook URL")..].to_owned()
+}
+
 /// A fake workspace in which [`TOKEN`] is a bot token with every scope hookwarden needs.
 pub fn token_workspace() -> Script {
     let scopes = ["users:read", "users:read.email", "usergroups:read"]

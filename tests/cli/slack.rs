@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, group, member};
-use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS};
+use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS, hook_path as path};
 
 const SCOPES: [&str; 3] = ["users:read", "users:read.email", "usergroups:read"];
 
@@ -46,11 +46,6 @@ fn workspace() -> Script {
             .collect(),
         ..Script::default()
     }
-}
-
-/// The path of a webhook URL, as the fake sees it.
-fn path(url: &str) -> String {
-    url[url.find("/services/").expect("a webhook URL")..].to_owned()
 }
 
 fn test_against(

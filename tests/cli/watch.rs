@@ -8,13 +8,9 @@ use serde_json::Value;
 
 use crate::daemon::Daemon;
 use crate::fake_slack::{Hook, Script};
-use crate::harness::{Test, URL_GOV, URL_OPS};
+use crate::harness::{Test, URL_GOV, URL_OPS, hook_path as path};
 
 const URL_THIRD: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeTHR3";
-
-fn path(url: &str) -> String {
-    url[url.find("/services/").expect("a webhook URL")..].to_owned()
-}
 
 /// `ops`, `gov` and `third`, applied, with the daemon's identity in the environment.
 fn applied() -> (
