@@ -151,10 +151,13 @@ pub fn digest(text: &str) -> String {
 pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
     let mut problems = Vec::new();
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
-    for webhook in &config.webhooks {
-        let url = unseal(&webhook.url, keyring).and_then(|secret| {
+    // Decryption is most of the work for a large file: spread it over the cores.
+    let urls = parallel_map(&config.webhooks, |webhook| {
+        unseal(&webhook.url, keyring).and_then(|secret| {
             WebhookUrl::parse(&secret).map_err(|r| refused("invalid-url", &webhook.url, r))
-        });
+        })
+    });
+    for (webhook, url) in config.webhooks.iter().zip(urls) {
         match url {
             Ok(url) => webhooks.push(DesiredWebhook {
                 id: webhook.id.clone(),
@@ -179,6 +182,28 @@ pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
     Err(Report {
         file: config.file.clone(),
         problems,
+    })
+}
+
+/// `f` over `items`, in order, on up to as many threads as there are cores; on the
+/// calling thread alone for a few items.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const PER_THREAD: usize = 64;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(items.len().div_ceil(PER_THREAD)).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a decryption thread does not panic"))
+            .collect()
     })
 }
 

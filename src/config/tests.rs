@@ -232,3 +232,31 @@ fn a_valid_file_opens() {
     assert_eq!(webhook.mentions, ["@oncall"]);
     assert!(desired.bot_token.is_some());
 }
+
+#[test]
+fn parallel_decryption_keeps_the_order() {
+    let items: Vec<u32> = (0..1000).collect();
+    let doubled = super::parallel_map(&items, |n| n * 2);
+    assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
+    assert_eq!(super::parallel_map(&[7u32], |n| n + 1), [8]);
+    assert!(super::parallel_map(&[] as &[u32], |n| *n).is_empty());
+}
+
+#[test]
+fn a_large_file_opens_with_every_problem_in_file_order() {
+    let mut text = "version: 1\nwebhooks:\n".to_owned();
+    for i in 0..200 {
+        let url = if i % 50 == 7 {
+            "http://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001".to_owned()
+        } else {
+            format!("https://hooks.slack.com/services/T0FAKE000/B{i:08}/FAKEfakeFAKEfake{i:04}")
+        };
+        text.push_str(&format!(
+            "  - id: hook-{i}\n    name: Hook {i}\n    url: SEALED({url})\n"
+        ));
+    }
+    let config = parse("f.yaml", &fill(&text)).expect("valid before decryption");
+    let report = open(&config, keyring()).expect_err("four http URLs");
+    let lines: Vec<usize> = report.problems.iter().map(|p| p.at.line).collect();
+    assert_eq!(lines, [26, 176, 326, 476], "each url line, in order");
+}
