@@ -279,6 +279,12 @@ mod tests {
                 Ok(json!({"text": "é".repeat(MAX_TEXT)})),
             ),
             (
+                "too long once escaped",
+                request(&"&".repeat(MAX_TEXT / 2), &[]),
+                &[],
+                Err("text_too_long"),
+            ),
+            (
                 "too many blocks",
                 AlertRequest {
                     blocks: Some(vec![json!({}); MAX_BLOCKS + 1]),

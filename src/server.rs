@@ -292,8 +292,10 @@ struct ListQuery {
 
 async fn list_alerts(
     State(state): State<Shared>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query
+        .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "malformed", rejection.body_text()))?;
     if query.status.as_deref() != Some("failed") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -212,9 +212,16 @@ fn confirm(format: Format) -> Result<(), Error> {
             why: "--format json cannot ask",
         });
     }
-    if !std::io::stdin().is_terminal() {
+    // In a session the caller's terminal decides, and the daemon never reads its own.
+    let terminal = super::session::terminal().unwrap_or_else(|| std::io::stdin().is_terminal());
+    if !terminal {
         return Err(Error::NotConfirmed {
             why: "standard input is not a terminal",
+        });
+    }
+    if super::session::active() {
+        return Err(Error::NotConfirmed {
+            why: "the daemon cannot ask on the caller's terminal",
         });
     }
     eprint!("\nApply these changes? Only 'yes' is accepted: ");

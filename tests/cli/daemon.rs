@@ -718,3 +718,19 @@ fn a_stalled_client_does_not_keep_the_daemon_from_stopping() {
         started.elapsed()
     );
 }
+
+#[test]
+fn odd_queries_and_methods_answer_in_the_error_shape() {
+    let test = applied(live());
+    let daemon = Daemon::start(&test, &[]);
+    let bad_limit = daemon.get("/v1/alerts?status=failed&limit=x");
+    assert_eq!(
+        (bad_limit.status, bad_limit.json["error"]["code"].as_str()),
+        (400, Some("malformed"))
+    );
+    let wrong_method = daemon.request("DELETE", "/v1/alerts", None, None);
+    assert_eq!(
+        (wrong_method.status, wrong_method.json["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+}
