@@ -5,28 +5,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use crate::daemon::Daemon;
-use crate::fake_slack::{Hook, Script};
-use crate::harness::{Run, Test, URL_GOV, URL_OPS, hook_path as path};
+use crate::harness::{Run, Test, URL_GOV, URL_OPS, applied_with, live_hooks};
 
 fn applied() -> Test {
-    let test = Test::new();
-    let config = test.config_of(
+    applied_with(
         &[
             ("ops", "Ops", Some("#ops"), URL_OPS),
             ("gov", "Gov", None, URL_GOV),
         ],
-        None,
-    );
-    let script = Script {
-        hooks: [URL_OPS, URL_GOV].iter().map(|u| (path(u), Hook::Live)).collect(),
-        ..Script::default()
-    };
-    let test = test
-        .file("hookwarden.yaml", &config)
-        .env("HOOKWARDEN_IDENTITY", "identity.txt")
-        .slack(script);
-    test.exec(&["apply", "--auto-approve"]).code(0);
-    test
+        live_hooks(&[URL_OPS, URL_GOV]),
+    )
 }
 
 /// A changed copy of the desired state, as `other.yaml`.

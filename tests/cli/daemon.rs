@@ -8,32 +8,21 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::fake_slack::{Hook, Script};
-use crate::harness::{Test, URL_GOV, URL_OPS, hook_path as path};
+use crate::harness::{Test, URL_GOV, URL_OPS, applied_with, hook_path as path, live_hooks};
 
-/// A workspace where both test webhooks are live.
 fn live() -> Script {
-    Script {
-        hooks: [(path(URL_OPS), Hook::Live), (path(URL_GOV), Hook::Live)].into(),
-        ..Script::default()
-    }
+    live_hooks(&[URL_OPS, URL_GOV])
 }
 
 /// A test with `ops` and `gov` applied, talking to a fake Slack that follows `script`.
 fn applied(script: Script) -> Test {
-    let test = Test::new();
-    let config = test.config_of(
+    applied_with(
         &[
             ("ops", "Ops", Some("#ops"), URL_OPS),
             ("gov", "Gov", None, URL_GOV),
         ],
-        None,
-    );
-    let test = test
-        .file("hookwarden.yaml", &config)
-        .env("HOOKWARDEN_IDENTITY", "identity.txt")
-        .slack(script);
-    test.exec(&["apply", "--auto-approve"]).code(0);
-    test
+        script,
+    )
 }
 
 pub struct Daemon {

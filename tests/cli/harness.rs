@@ -20,6 +20,30 @@ pub fn hook_path(url: &str) -> String {
     url[url.find("/services/").expect("a webhook URL")..].to_owned()
 }
 
+/// A fake Slack where each of `urls` is a live webhook.
+pub fn live_hooks(urls: &[&str]) -> Script {
+    Script {
+        hooks: urls
+            .iter()
+            .map(|u| (hook_path(u), crate::fake_slack::Hook::Live))
+            .collect(),
+        ..Script::default()
+    }
+}
+
+/// A test with `webhooks` applied and its identity in the environment, its runs talking
+/// to a fake Slack that follows `script`.
+pub fn applied_with(webhooks: &[(&str, &str, Option<&str>, &str)], script: Script) -> Test {
+    let test = Test::new();
+    let config = test.config_of(webhooks, None);
+    let test = test
+        .file("hookwarden.yaml", &config)
+        .env("HOOKWARDEN_IDENTITY", "identity.txt")
+        .slack(script);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    test
+}
+
 /// A fake workspace in which [`TOKEN`] is a bot token with every scope hookwarden needs.
 pub fn token_workspace() -> Script {
     let scopes = ["users:read", "users:read.email", "usergroups:read"]

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::daemon::Daemon;
-use crate::fake_slack::{Hook, Script};
-use crate::harness::{Test, URL_GOV, URL_OPS, hook_path as path};
+use crate::harness::{Test, URL_GOV, URL_OPS, applied_with, live_hooks};
 
 const URL_THIRD: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeTHR3";
 
@@ -22,20 +21,7 @@ fn applied() -> (
         ("gov", "Gov", None, URL_GOV),
         ("third", "Third", None, URL_THIRD),
     ];
-    let test = Test::new();
-    let config = test.config_of(&webhooks, None);
-    let script = Script {
-        hooks: [URL_OPS, URL_GOV, URL_THIRD]
-            .iter()
-            .map(|u| (path(u), Hook::Live))
-            .collect(),
-        ..Script::default()
-    };
-    let test = test
-        .file("hookwarden.yaml", &config)
-        .env("HOOKWARDEN_IDENTITY", "identity.txt")
-        .slack(script);
-    test.exec(&["apply", "--auto-approve"]).code(0);
+    let test = applied_with(&webhooks, live_hooks(&[URL_OPS, URL_GOV, URL_THIRD]));
     (test, webhooks)
 }
 
