@@ -8,8 +8,13 @@
 //! a rotation applies to queued alerts and a deleted webhook fails them), and records
 //! what Slack said. An alert leaves the queue only once it is delivered or has failed
 //! for good, so a restart resends what was in flight: at least once.
+//!
+//! Deliveries are recorded without waiting for the disk. A worker asks for a flush of
+//! its deliveries whenever it pauses (an empty queue, pacing, a backoff) and never runs
+//! more than [`UNFLUSHED_DELIVERIES`] ahead of the disk, so a burst shares one flush
+//! among many messages and a crash repeats at most that many per webhook.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -61,6 +66,10 @@ impl Default for Retry {
         }
     }
 }
+
+/// Deliveries a worker may make before the disk has recorded the earlier ones: the
+/// most that a crash can send twice, per webhook.
+const UNFLUSHED_DELIVERIES: usize = 32;
 
 /// Slack's errors that mean the webhook itself is gone.
 const REVOKED: [&str; 7] = [
@@ -150,12 +159,11 @@ impl Outbox {
         // alert stored but uncounted and unwoken.
         let (outbox, webhook) = (self.clone(), webhook.to_owned());
         tokio::spawn(async move {
-            let store = outbox.store.clone();
-            let name = webhook.clone();
-            let enqueued =
-                tokio::task::spawn_blocking(move || store.enqueue(&name, payload, key.as_deref(), now_ms()))
-                    .await
-                    .expect("the enqueue task does not panic")?;
+            // A few microseconds of sled work, which never waits on the disk: the flush
+            // below does.
+            let enqueued = outbox
+                .store
+                .enqueue(&webhook, payload, key.as_deref(), now_ms())?;
             if !enqueued.duplicate {
                 outbox.metrics.received.inc();
                 outbox.metrics.depth(&webhook).inc();
@@ -227,7 +235,14 @@ impl Outbox {
 
     async fn work(&self, webhook: &str, notify: &Notify) {
         let mut bucket = Bucket::new(self.pacing);
+        let mut unflushed = VecDeque::new();
         loop {
+            while unflushed
+                .front()
+                .is_some_and(|ticket| self.commit.is_durable(*ticket))
+            {
+                unflushed.pop_front();
+            }
             let next = match self.store.next_queued(webhook) {
                 Ok(next) => next,
                 Err(error) => {
@@ -236,6 +251,7 @@ impl Outbox {
                 }
             };
             let Some(record) = next else {
+                self.commit.request_if(!unflushed.is_empty());
                 tokio::select! {
                     () = notify.notified() => continue,
                     () = self.cancel.cancelled() => return,
@@ -244,6 +260,7 @@ impl Outbox {
             let wait =
                 Duration::from_millis(record.next_attempt_at.saturating_sub(now_ms())).max(bucket.delay());
             if !wait.is_zero() {
+                self.commit.request_if(!unflushed.is_empty());
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = self.cancel.cancelled() => return,
@@ -253,14 +270,21 @@ impl Outbox {
             if self.cancel.is_cancelled() {
                 return;
             }
+            if unflushed.len() >= UNFLUSHED_DELIVERIES {
+                let oldest = unflushed.pop_front().expect("the window is full");
+                if self.commit.wait(oldest).await.is_err() {
+                    return;
+                }
+            }
             bucket.take();
-            self.attempt(record).await;
+            unflushed.extend(self.attempt(record).await);
             bucket.settle();
         }
     }
 
-    /// One send of `record`, and what it leaves behind.
-    async fn attempt(&self, mut record: AlertRecord) {
+    /// One send of `record`, and what it leaves behind: the commit ticket of its
+    /// delivery or failure, when it left the queue.
+    async fn attempt(&self, mut record: AlertRecord) -> Option<u64> {
         let url = self
             .webhooks
             .read()
@@ -268,13 +292,13 @@ impl Outbox {
             .get(&record.webhook)
             .cloned();
         let Some(url) = url else {
-            return self.finish(record, Err("webhook_deleted".to_owned())).await;
+            return Some(self.finish(record, Err("webhook_deleted".to_owned())));
         };
         record.attempts += 1;
         match self.client.post_webhook(&url, &record.payload).await {
             Ok(()) => {
                 self.health(&record.webhook, HealthState::Healthy, None);
-                self.finish(record, Ok(())).await;
+                Some(self.finish(record, Ok(())))
             }
             Err(Refusal::RateLimited(delay)) => {
                 self.metrics
@@ -285,22 +309,24 @@ impl Outbox {
                     .inc();
                 tracing::info!(webhook = %record.webhook, ?delay, "Slack rate-limited the webhook; waiting as Retry-After asks");
                 if self.expired(&record) {
-                    return self.finish(record, Err("expired: rate_limited".to_owned())).await;
+                    return Some(self.finish(record, Err("expired: rate_limited".to_owned())));
                 }
                 record.next_attempt_at = now_ms().saturating_add(millis(delay.min(MAX_RETRY_AFTER)));
                 record.last_error = Some("rate_limited".to_owned());
-                self.save(&record).await;
+                self.save(&record);
+                None
             }
             Err(Refusal::Retryable(reason)) => {
                 self.health(&record.webhook, HealthState::Failing, Some(&reason));
                 if self.expired(&record) {
-                    return self.finish(record, Err(format!("expired: {reason}"))).await;
+                    return Some(self.finish(record, Err(format!("expired: {reason}"))));
                 }
                 let delay = backoff(self.retry, record.attempts, &record.id);
                 tracing::warn!(webhook = %record.webhook, %reason, ?delay, "delivery failed; retrying");
                 record.next_attempt_at = now_ms().saturating_add(millis(delay));
                 record.last_error = Some(reason);
-                self.save(&record).await;
+                self.save(&record);
+                None
             }
             Err(Refusal::Permanent(error)) => {
                 let state = if REVOKED.contains(&error.as_str()) {
@@ -313,7 +339,7 @@ impl Outbox {
                 if let Some(state) = state {
                     self.health(&record.webhook, state, Some(&error));
                 }
-                self.finish(record, Err(error)).await;
+                Some(self.finish(record, Err(error)))
             }
         }
     }
@@ -322,17 +348,14 @@ impl Outbox {
         Duration::from_millis(now_ms().saturating_sub(record.created_at)) >= self.retry.give_up_after
     }
 
-    async fn save(&self, record: &AlertRecord) {
-        let (store, saved) = (self.store.clone(), record.clone());
-        let result = tokio::task::spawn_blocking(move || store.update_alert(&saved))
-            .await
-            .expect("the save task does not panic");
-        if let Err(error) = result {
+    fn save(&self, record: &AlertRecord) {
+        if let Err(error) = self.store.update_alert(record) {
             tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery attempt");
         }
     }
 
-    async fn finish(&self, mut record: AlertRecord, outcome: Result<(), String>) {
+    /// Records that `record` left its queue; returns the commit ticket of that record.
+    fn finish(&self, mut record: AlertRecord, outcome: Result<(), String>) -> u64 {
         match outcome {
             Ok(()) => {
                 record.status = AlertStatus::Delivered;
@@ -365,13 +388,10 @@ impl Outbox {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 Some(n.saturating_sub(1))
             });
-        let (store, finished) = (self.store.clone(), record.clone());
-        let result = tokio::task::spawn_blocking(move || store.finish_alert(&finished))
-            .await
-            .expect("the finish task does not panic");
-        if let Err(error) = result {
+        if let Err(error) = self.store.finish_alert(&record) {
             tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery");
         }
+        self.commit.note()
     }
 
     fn health(&self, webhook: &str, state: HealthState, error: Option<&str>) {
@@ -484,12 +504,40 @@ impl GroupCommit {
         }
     }
 
+    /// Waits until the writes so far are on disk.
     async fn durable(&self) -> Result<(), StateError> {
-        let mine = self.written.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut flushed = self.flushed.subscribe();
+        self.wait(self.register()).await
+    }
+
+    /// Asks for a flush of the writes so far; returns the ticket to wait for.
+    fn register(&self) -> u64 {
+        let mine = self.note();
         self.pending.notify_one();
+        mine
+    }
+
+    /// A ticket for the writes so far, flushed at the next flush someone asks for.
+    fn note(&self) -> u64 {
+        self.written.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Asks for a flush when `needed`.
+    fn request_if(&self, needed: bool) {
+        if needed {
+            self.pending.notify_one();
+        }
+    }
+
+    fn is_durable(&self, ticket: u64) -> bool {
+        *self.flushed.borrow() >= ticket
+    }
+
+    /// Waits until the flush of `ticket` has finished, asking for one if needed.
+    async fn wait(&self, ticket: u64) -> Result<(), StateError> {
+        let mut flushed = self.flushed.subscribe();
+        self.request_if(!self.is_durable(ticket));
         flushed
-            .wait_for(|done| *done >= mine)
+            .wait_for(|done| *done >= ticket)
             .await
             .map(drop)
             .map_err(|_| StateError::ShuttingDown)

@@ -31,8 +31,7 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
         api_token,
         admin_token: crate::admin::admin_token()?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");

@@ -121,14 +121,31 @@ pub fn recipients(path: &Path) -> Result<Vec<String>, ConfigError> {
     parse::recipients(&path.display().to_string(), &text).map_err(ConfigError::Invalid)
 }
 
+/// The file size from which the two YAML parsers run in parallel (about 30 webhooks).
+const PARALLEL_PARSE_FROM: usize = 32 * 1024;
+
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
     let report = |problems| Report {
         file: file.to_owned(),
         problems,
     };
-    let positions = positions::Positions::index(text).map_err(|problem| report(vec![problem]))?;
-    let (parsed, mut problems) = parse::parse(text, &positions);
+    // Two parsers read the file: saphyr for positions, serde_yaml for values. A large
+    // file has them run side by side.
+    let (positions, document) = if text.len() < PARALLEL_PARSE_FROM {
+        (positions::Positions::index(text), parse::document(text))
+    } else {
+        std::thread::scope(|scope| {
+            let document = scope.spawn(|| parse::document(text));
+            let positions = positions::Positions::index(text);
+            (
+                positions,
+                document.join().expect("the YAML parser does not panic"),
+            )
+        })
+    };
+    let positions = positions.map_err(|problem| report(vec![problem]))?;
+    let (parsed, mut problems) = parse::parse(document, &positions);
     let config = validate::validate(file, parsed, &positions, &mut problems);
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {

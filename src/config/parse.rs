@@ -19,27 +19,30 @@ pub struct Parsed {
     pub webhooks: Vec<(usize, RawWebhook)>,
 }
 
-pub fn parse(text: &str, positions: &Positions) -> (Parsed, Vec<Problem>) {
+/// The YAML of `text` as serde_yaml reads it, or where its syntax breaks.
+pub fn document(text: &str) -> Result<Value, Problem> {
+    serde_yaml::from_str(text).map_err(|error| {
+        let at = error
+            .location()
+            .map(|l| Position {
+                line: l.line(),
+                column: l.column(),
+            })
+            .unwrap_or_default();
+        // serde_yaml repeats the position in its message; it is in `at` already.
+        let message = error.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        Problem::new("yaml-syntax", at, format!("invalid YAML: {message}"))
+            .help("fix the YAML at this position (indentation, quotes, nesting)")
+    })
+}
+
+/// `document` (from [`document`]) to raw types, with every problem found on the way.
+pub fn parse(document: Result<Value, Problem>, positions: &Positions) -> (Parsed, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut document: Value = match serde_yaml::from_str(text) {
+    let mut document = match document {
         Ok(document) => document,
-        Err(error) => {
-            let at = error
-                .location()
-                .map(|l| Position {
-                    line: l.line(),
-                    column: l.column(),
-                })
-                .unwrap_or_default();
-            // serde_yaml repeats the position in its message; it is in `at` already.
-            let message = error.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-            problems.push(
-                Problem::new("yaml-syntax", at, format!("invalid YAML: {message}"))
-                    .help("fix the YAML at this position (indentation, quotes, nesting)"),
-            );
-            return (Parsed::default(), problems);
-        }
+        Err(problem) => return (Parsed::default(), vec![problem]),
     };
     match &document {
         Value::Mapping(_) => {}

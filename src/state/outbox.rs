@@ -194,8 +194,8 @@ impl Store {
         Ok(())
     }
 
-    /// Takes a delivered or failed alert out of its queue, in one transaction, and
-    /// flushes: a delivered alert must not be sent again after a restart.
+    /// Takes a delivered or failed alert out of its queue, in one transaction. Durable
+    /// at the next [`Store::flush`], which the outbox's group commit runs at once.
     pub fn finish_alert(&self, record: &AlertRecord) -> Result<(), StateError> {
         let seq = seq_of(&record.id).unwrap_or_default();
         let encoded = serde_json::to_vec(record).expect("a record serializes");
@@ -208,8 +208,7 @@ impl Store {
             }
             Ok(())
         });
-        transaction_result(self, result)?;
-        self.flush()
+        transaction_result(self, result)
     }
 
     /// Puts a failed alert back at the end of its webhook's queue, under a new id, as a

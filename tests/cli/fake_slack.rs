@@ -65,6 +65,8 @@ pub struct Call {
     pub body: String,
     /// The status answered.
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 pub struct FakeSlack {
@@ -156,6 +158,7 @@ fn record(script: &mut Script, endpoint: &str, headers: &HeaderMap, body: &str) 
         authorization,
         body: body.to_owned(),
         status: 0,
+        at: std::time::Instant::now(),
     });
 }
 
@@ -323,7 +326,8 @@ fn answer_webhook(script: &mut Script, path: &str, body: &str) -> Response {
     };
     let text = message["text"].as_str().unwrap_or_default();
     let blocks = message["blocks"].as_array().map_or(0, Vec::len);
-    if text.is_empty() && blocks == 0 {
+    let attachments = message["attachments"].as_array().map_or(0, Vec::len);
+    if text.is_empty() && blocks == 0 && attachments == 0 {
         return (StatusCode::BAD_REQUEST, "no_text").into_response();
     }
     (StatusCode::OK, "ok").into_response()

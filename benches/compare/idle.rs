@@ -1,0 +1,40 @@
+//! 5. Resident memory of an idle daemon, hookwarden's and Alertmanager's.
+
+use std::time::Duration;
+
+use crate::alertmanager::Alertmanager;
+use crate::fixture::{Workdir, hook_path, webhook_url};
+use crate::measure::{median, mib};
+use crate::report::Report;
+use crate::sink::Sink;
+
+/// How long each daemon idles before its RSS is read.
+const SETTLE: Duration = Duration::from_secs(5);
+
+pub fn bench(report: &mut Report, runs: usize) {
+    report.section("5. Idle RSS");
+    report.line(&format!(
+        "Each daemon started with 3 webhooks (Alertmanager: one receiver), no alert, then left alone for {}s; `VmRSS` read from /proc.",
+        SETTLE.as_secs()
+    ));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let work = Workdir::new();
+        let urls = work.config("hookwarden.yaml", 3, false);
+        let sink = Sink::start(&urls.iter().map(|u| hook_path(u)).collect::<Vec<_>>(), false);
+        let (daemon, _) = work.daemon("hookwarden.yaml", &sink.origin(), &[]);
+        std::thread::sleep(SETTLE);
+        ours.push(daemon.memory().0);
+        drop(daemon);
+        let manager = Alertmanager::start(
+            &work,
+            &format!("{}{}", sink.origin(), hook_path(&webhook_url(0))),
+            "5m",
+        );
+        std::thread::sleep(SETTLE);
+        theirs.push(manager.service.memory().0);
+    }
+    report.table(&["", "idle RSS"]);
+    report.row(&["hookwarden".to_owned(), mib(median(&ours))]);
+    report.row(&["Alertmanager 0.25".to_owned(), mib(median(&theirs))]);
+}
