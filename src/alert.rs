@@ -34,6 +34,16 @@ pub struct AlertRequest {
     pub mrkdwn: bool,
 }
 
+/// The most alerts one `POST /v1/alerts/batch` takes.
+pub const MAX_BATCH: usize = 1000;
+
+/// `POST /v1/alerts/batch`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertBatch {
+    pub alerts: Vec<AlertRequest>,
+}
+
 /// Why an alert was refused; `code` is the API's error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

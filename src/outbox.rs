@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::WebhookUrl;
 use crate::metrics::{FailureLabels, Metrics, WebhookLabel};
 use crate::slack::{Client, Refusal};
-use crate::state::{AlertRecord, AlertStatus, Enqueued, Health, HealthState, StateError, Store};
+use crate::state::{AlertRecord, AlertStatus, Enqueued, Health, HealthState, NewAlert, StateError, Store};
 
 /// Messages per second per webhook, and how many may go at once after a quiet spell.
 #[derive(Debug, Clone, Copy)]
@@ -148,30 +148,29 @@ impl Outbox {
         Ok(())
     }
 
-    /// Stores an alert durably; returns once a crash can no longer lose it.
-    pub async fn accept(
-        self: &Arc<Self>,
-        webhook: &str,
-        payload: serde_json::Value,
-        key: Option<String>,
-    ) -> Result<Enqueued, StateError> {
+    /// Stores alerts durably, all or none; returns, in their order, once a crash can no
+    /// longer lose them.
+    pub async fn accept(self: &Arc<Self>, alerts: Vec<NewAlert>) -> Result<Vec<Enqueued>, StateError> {
         // In a task of its own: a client that hangs up mid-request must not leave an
         // alert stored but uncounted and unwoken.
-        let (outbox, webhook) = (self.clone(), webhook.to_owned());
+        let outbox = self.clone();
         tokio::spawn(async move {
-            // A few microseconds of sled work, which never waits on the disk: the flush
-            // below does.
-            let enqueued = outbox
-                .store
-                .enqueue(&webhook, payload, key.as_deref(), now_ms())?;
-            if !enqueued.duplicate {
+            // Sled work that never waits on the disk: the flush below does.
+            let enqueued = outbox.store.enqueue(alerts, now_ms())?;
+            let fresh: Vec<&str> = enqueued
+                .iter()
+                .filter(|e| !e.duplicate)
+                .map(|e| e.record.webhook.as_str())
+                .collect();
+            for webhook in &fresh {
                 outbox.metrics.received.inc();
-                outbox.metrics.depth(&webhook).inc();
-                outbox.queued.fetch_add(1, Ordering::Relaxed);
+                outbox.metrics.depth(webhook).inc();
             }
+            outbox.queued.fetch_add(fresh.len(), Ordering::Relaxed);
             outbox.commit.durable().await?;
-            if !enqueued.duplicate {
-                outbox.wake(&webhook);
+            let woken: std::collections::BTreeSet<&str> = fresh.into_iter().collect();
+            for webhook in woken {
+                outbox.wake(webhook);
             }
             Ok(enqueued)
         })
@@ -548,6 +547,10 @@ impl GroupCommit {
             tokio::select! {
                 () = self.pending.notified() => {}
                 () = cancel.cancelled() => return,
+            }
+            // Let the requests that are ready now write first: they share this flush.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
             }
             let target = self.written.load(Ordering::SeqCst);
             let store = store.clone();

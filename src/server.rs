@@ -20,15 +20,17 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::admin;
-use crate::alert::{self, AlertRequest, Refusal};
+use crate::alert::{self, AlertBatch, AlertRequest, MAX_BATCH, Refusal};
 use crate::directory::Index;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 use crate::secrets::Secret;
-use crate::state::{AlertRecord, Store};
+use crate::state::{AlertRecord, Enqueued, NewAlert, Store};
 
 /// Request bodies beyond this are refused with 413.
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// A batch carries up to [`MAX_BATCH`] alerts.
+pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// The admin route carries whole files.
 pub const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -87,6 +89,11 @@ type Shared = Arc<AppState>;
 pub fn routes() -> Vec<(&'static str, Method, MethodRouter<Shared>)> {
     vec![
         ("/v1/alerts", Method::POST, post(create_alert)),
+        (
+            "/v1/alerts/batch",
+            Method::POST,
+            post(create_alerts).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        ),
         ("/v1/alerts", Method::GET, get(list_alerts)),
         ("/v1/alerts/{id}", Method::GET, get(show_alert)),
         ("/v1/alerts/{id}/retry", Method::POST, post(retry_alert)),
@@ -198,11 +205,53 @@ async fn create_alert(
     State(state): State<Shared>,
     body: Result<axum::Json<AlertRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let axum::Json(request) = body.map_err(|rejection| match rejection.status() {
+    let axum::Json(request) = body.map_err(|rejection| rejected(&rejection, BODY_LIMIT))?;
+    let alert = prepare(&state, request)?;
+    let enqueued = enqueue(&state, vec![alert]).await?.remove(0);
+    Ok((StatusCode::ACCEPTED, axum::Json(enqueued_json(&enqueued))).into_response())
+}
+
+/// `POST /v1/alerts/batch`: every alert is queued, in one flush, or none is.
+async fn create_alerts(
+    State(state): State<Shared>,
+    body: Result<axum::Json<AlertBatch>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let axum::Json(batch) = body.map_err(|rejection| rejected(&rejection, BATCH_BODY_LIMIT))?;
+    if batch.alerts.is_empty() || batch.alerts.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "batch_size",
+            format!(
+                "send 1 to {MAX_BATCH} alerts in a batch, not {}",
+                batch.alerts.len()
+            ),
+        ));
+    }
+    let alerts = batch
+        .alerts
+        .into_iter()
+        .enumerate()
+        .map(|(index, request)| {
+            prepare(&state, request).map_err(|mut error| {
+                let message = error.body["error"]["message"].as_str().unwrap_or_default();
+                error.body["error"]["message"] = format!("alerts[{index}]: {message}").into();
+                error.body["error"]["index"] = index.into();
+                error
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let enqueued = enqueue(&state, alerts).await?;
+    let answers: Vec<Value> = enqueued.iter().map(enqueued_json).collect();
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"alerts": answers}))).into_response())
+}
+
+/// A JSON body axum could not take, as the API's error.
+fn rejected(rejection: &JsonRejection, limit: usize) -> ApiError {
+    match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!("the body is over {} KiB", BODY_LIMIT / 1024),
+            format!("the body is over {} KiB", limit / 1024),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -210,19 +259,31 @@ async fn create_alert(
             "send the alert as `Content-Type: application/json`",
         ),
         _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed", rejection.body_text()),
-    })?;
-    let payload = {
-        let catalog = state.catalog.read().expect("never poisoned");
-        let Some(entry) = catalog.webhooks.get(&request.webhook) else {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_webhook",
-                format!("no applied webhook has the id `{}`", request.webhook),
-            ));
-        };
-        alert::build(&request, &entry.mentions, catalog.directory.as_ref()).map_err(|r| refused(&r))?
+    }
+}
+
+/// The message of `request` for its webhook, mentions resolved, ready to queue.
+fn prepare(state: &Shared, request: AlertRequest) -> Result<NewAlert, ApiError> {
+    let catalog = state.catalog.read().expect("never poisoned");
+    let Some(entry) = catalog.webhooks.get(&request.webhook) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_webhook",
+            format!("no applied webhook has the id `{}`", request.webhook),
+        ));
     };
-    if state.outbox.queued() >= state.queue_limit {
+    let payload =
+        alert::build(&request, &entry.mentions, catalog.directory.as_ref()).map_err(|r| refused(&r))?;
+    Ok(NewAlert {
+        webhook: request.webhook,
+        payload,
+        key: request.key,
+    })
+}
+
+/// Queues `alerts` durably, unless the outbox would go over its limit.
+async fn enqueue(state: &Shared, alerts: Vec<NewAlert>) -> Result<Vec<Enqueued>, ApiError> {
+    if state.outbox.queued() + alerts.len() > state.queue_limit {
         let mut error = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_full",
@@ -231,16 +292,11 @@ async fn create_alert(
         error.retry_after = Some(5);
         return Err(error);
     }
-    let enqueued = state
-        .outbox
-        .accept(&request.webhook, payload, request.key)
-        .await?;
-    let record = enqueued.record;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({"id": record.id, "status": record.status, "duplicate": enqueued.duplicate})),
-    )
-        .into_response())
+    Ok(state.outbox.accept(alerts).await?)
+}
+
+fn enqueued_json(enqueued: &Enqueued) -> Value {
+    json!({"id": enqueued.record.id, "status": enqueued.record.status, "duplicate": enqueued.duplicate})
 }
 
 fn refused(refusal: &Refusal) -> ApiError {

@@ -1,6 +1,8 @@
-//! Prometheus Alertmanager, run directly with clustering off, its one receiver a Slack
-//! webhook on the fake Slack; each alert its own group (`group_by: ['...']`).
+//! Prometheus Alertmanager, run directly with clustering off, one receiver per Slack
+//! webhook on the fake Slack, routed by the label `hook`; each alert its own group
+//! (`group_by: ['...']`).
 
+use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -18,25 +20,25 @@ pub struct Alertmanager {
 }
 
 impl Alertmanager {
-    /// Starts Alertmanager sending to `webhook`, ready for alerts.
-    pub fn start(work: &Workdir, webhook: &str, group_interval: &str) -> Alertmanager {
-        let config = r"route:
-  receiver: slack
-  group_by: ['...']
-  group_wait: 0s
-  group_interval: GROUP_INTERVAL
-  repeat_interval: 24h
-receivers:
-  - name: slack
-    slack_configs:
-      - api_url: 'WEBHOOK'
-        channel: '#bench'
-        send_resolved: false
-        title: 'Bench'
-        text: '{{ .CommonAnnotations.summary }}'
-"
-        .replace("GROUP_INTERVAL", group_interval)
-        .replace("WEBHOOK", webhook);
+    /// Starts Alertmanager sending alerts labelled `hook: hook-{i}` to `webhooks[i]`,
+    /// ready for alerts.
+    pub fn start(work: &Workdir, webhooks: &[String], group_interval: &str) -> Alertmanager {
+        let mut config = format!(
+            "route:\n  receiver: hook-0\n  group_by: ['...']\n  group_wait: 0s\n  group_interval: {group_interval}\n  repeat_interval: 24h\n  routes:\n"
+        );
+        for i in 0..webhooks.len() {
+            let _ = writeln!(
+                config,
+                "    - receiver: hook-{i}\n      matchers: ['hook=\"hook-{i}\"']"
+            );
+        }
+        config += "receivers:\n";
+        for (i, url) in webhooks.iter().enumerate() {
+            let _ = writeln!(
+                config,
+                "  - name: hook-{i}\n    slack_configs:\n      - api_url: '{url}'\n        channel: '#bench'\n        send_resolved: false\n        title: 'Bench'\n        text: '{{{{ .CommonAnnotations.summary }}}}'"
+            );
+        }
         std::fs::write(work.path("alertmanager.yml"), config).expect("write the config");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -65,19 +67,16 @@ receivers:
         }
     }
 
-    /// Posts alerts `numbers` in batches; each resolves after `ends_in` if given.
-    pub async fn submit(
-        &self,
-        client: &reqwest::Client,
-        numbers: std::ops::Range<usize>,
-        ends_in: Option<Duration>,
-    ) {
+    /// Posts alerts `numbers` in batches of 500, alert `n` for `hook-{n % webhooks}`;
+    /// each resolves after `ends_in` if given.
+    pub async fn submit(&self, webhooks: usize, numbers: std::ops::Range<usize>, ends_in: Option<Duration>) {
+        let client = reqwest::Client::new();
         let ends_at =
             ends_in.map(|d| humantime::format_rfc3339_millis(std::time::SystemTime::now() + d).to_string());
         let alerts: Vec<_> = numbers
             .map(|n| {
                 let mut alert = json!({
-                    "labels": {"alertname": "Bench", "n": n.to_string()},
+                    "labels": {"alertname": "Bench", "n": n.to_string(), "hook": format!("hook-{}", n % webhooks)},
                     "annotations": {"summary": text(n)},
                 });
                 if let Some(ends_at) = &ends_at {

@@ -10,6 +10,20 @@ use crate::measure::{median, mib, seconds};
 use crate::report::Report;
 use crate::sink::{Seen, Sink};
 
+/// Both systems take alerts in requests of this many, as Prometheus sends them.
+const BATCH: usize = 500;
+
+/// What one system is asked to do in one run.
+#[derive(Clone, Copy)]
+struct Setup {
+    webhooks: usize,
+    count: usize,
+    /// The fake Slack enforces Slack's limit per webhook.
+    limit: bool,
+    /// How long to wait for the last message.
+    wait: Duration,
+}
+
 /// What one system did with the alerts of one run.
 struct Outcome {
     /// From the first alert posted to the last one accepted.
@@ -20,138 +34,149 @@ struct Outcome {
     peak_kib: u64,
 }
 
+impl Outcome {
+    fn new(started: Instant, accepted: Duration, seen: Seen, peak_kib: u64, wait: Duration) -> Self {
+        Outcome {
+            accepted,
+            elapsed: seen.last.map_or(wait, |last| last - started),
+            seen,
+            peak_kib,
+        }
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime")
 }
 
-/// hookwarden with one webhook, `args` for the daemon, `count` alerts posted.
-fn hookwarden(count: usize, limit: bool, args: &[&str], wait: Duration) -> Outcome {
-    let work = Workdir::new();
-    let urls = work.config("hookwarden.yaml", 1, false);
-    let path = hook_path(&urls[0]);
-    let sink = Sink::start(std::slice::from_ref(&path), limit);
-    let (daemon, base) = work.daemon("hookwarden.yaml", &sink.origin(), args);
-    let started = Instant::now();
-    runtime().block_on(post_alerts(&base, "hook-0", 0..count, 32));
-    let accepted = started.elapsed();
-    let seen = sink.wait_for(&path, count, wait);
-    Outcome {
-        accepted,
-        elapsed: seen.last.map_or(wait, |last| last - started),
-        peak_kib: daemon.memory().1,
-        seen,
-    }
+fn sink(setup: Setup) -> (Sink, Vec<String>) {
+    let paths: Vec<String> = (0..setup.webhooks).map(|i| hook_path(&webhook_url(i))).collect();
+    (Sink::start(&paths, setup.limit), paths)
 }
 
-/// Alertmanager, the same alerts, each resolving after `ends_in` if given.
-fn alertmanager(
-    count: usize,
-    limit: bool,
-    group_interval: &str,
-    ends_in: Option<Duration>,
-    wait: Duration,
-) -> Outcome {
+/// hookwarden, with `args` for the daemon.
+fn hookwarden(setup: Setup, args: &[&str]) -> Outcome {
     let work = Workdir::new();
-    let url = webhook_url(0);
-    let path = hook_path(&url);
-    let sink = Sink::start(std::slice::from_ref(&path), limit);
-    let manager = Alertmanager::start(&work, &format!("{}{path}", sink.origin()), group_interval);
+    work.config("hookwarden.yaml", setup.webhooks, false);
+    let (sink, _) = sink(setup);
+    let (daemon, base) = work.daemon("hookwarden.yaml", &sink.origin(), args);
     let started = Instant::now();
-    runtime().block_on(manager.submit(&reqwest::Client::new(), 0..count, ends_in));
+    runtime().block_on(post_alerts(&base, setup.webhooks, 0..setup.count, BATCH, 2));
     let accepted = started.elapsed();
-    let seen = sink.wait_for(&path, count, wait);
-    Outcome {
-        accepted,
-        elapsed: seen.last.map_or(wait, |last| last - started),
-        peak_kib: manager.service.memory().1,
-        seen,
-    }
+    let seen = sink.wait_for(setup.count, setup.wait);
+    Outcome::new(started, accepted, seen, daemon.memory().1, setup.wait)
+}
+
+/// Alertmanager, each alert resolving after `ends_in` if given.
+fn alertmanager(setup: Setup, group_interval: &str, ends_in: Option<Duration>) -> Outcome {
+    let work = Workdir::new();
+    let (sink, paths) = sink(setup);
+    let urls: Vec<String> = paths.iter().map(|p| format!("{}{p}", sink.origin())).collect();
+    let manager = Alertmanager::start(&work, &urls, group_interval);
+    let started = Instant::now();
+    runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, ends_in));
+    let accepted = started.elapsed();
+    let seen = sink.wait_for(setup.count, setup.wait);
+    Outcome::new(started, accepted, seen, manager.service.memory().1, setup.wait)
+}
+
+fn median_of<T: Copy + PartialOrd>(outcomes: &[Outcome], f: impl Fn(&Outcome) -> T) -> T {
+    median(&outcomes.iter().map(f).collect::<Vec<_>>())
 }
 
 pub fn throughput(report: &mut Report, count: usize, runs: usize) {
     report.section(&format!("3. Delivering {count} alerts, pacing off"));
     report.line(&format!(
-        "One webhook on the fake Slack, no limit there. Clock from the first alert posted to the {count}th message answered 200; hookwarden runs with `--rate 0`, Alertmanager with each alert its own group and `group_wait: 0s`. Peak RSS is the daemon's `VmHWM`."
+        "The fake Slack without limits. Both take the alerts in requests of {BATCH} (hookwarden: `POST /v1/alerts/batch`; Alertmanager: `POST /api/v2/alerts`), alert n going to webhook n mod W. The clock runs from the first request to the {count}th message answered 200. hookwarden runs with `--rate 0` (one request at a time per webhook, in order); Alertmanager with each alert its own group, `group_wait: 0s`. Peak RSS is the daemon's `VmHWM`."
     ));
-    let wait = Duration::from_secs(300);
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        ours.push(hookwarden(count, false, &["--rate", "0"], wait));
-        theirs.push(alertmanager(count, false, "5m", None, wait));
-    }
     report.table(&[
+        "webhooks",
         "",
         "all accepted after",
         "time to last message",
         "messages / s",
         "delivered",
         "peak RSS",
+        "rate vs Alertmanager",
     ]);
-    let mut rates = Vec::new();
-    for (name, outcomes) in [("hookwarden", &ours), ("Alertmanager 0.25", &theirs)] {
-        let elapsed = median(&outcomes.iter().map(|o| o.elapsed).collect::<Vec<_>>());
+    for webhooks in [1, 10] {
+        let setup = Setup {
+            webhooks,
+            count,
+            limit: false,
+            wait: Duration::from_secs(300),
+        };
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push(hookwarden(setup, &["--rate", "0"]));
+            theirs.push(alertmanager(setup, "5m", None));
+        }
         #[allow(clippy::cast_precision_loss)]
-        let rate = median(
-            &outcomes
-                .iter()
-                .map(|o| o.seen.distinct.len() as f64 / o.elapsed.as_secs_f64())
-                .collect::<Vec<_>>(),
-        );
-        rates.push(rate);
-        report.row(&[
-            name.to_owned(),
-            seconds(median(&outcomes.iter().map(|o| o.accepted).collect::<Vec<_>>())),
-            seconds(elapsed),
-            format!("{rate:.0}"),
-            format!(
-                "{}",
-                median(&outcomes.iter().map(|o| o.seen.distinct.len()).collect::<Vec<_>>())
+        let rate = |o: &Outcome| o.seen.distinct.len() as f64 / o.elapsed.as_secs_f64();
+        let (our_rate, their_rate) = (median_of(&ours, rate), median_of(&theirs, rate));
+        for (name, outcomes, rate, ratio) in [
+            (
+                "hookwarden",
+                &ours,
+                our_rate,
+                format!("{:.1}×", our_rate / their_rate),
             ),
-            mib(median(&outcomes.iter().map(|o| o.peak_kib).collect::<Vec<_>>())),
-        ]);
+            ("Alertmanager 0.25", &theirs, their_rate, String::new()),
+        ] {
+            report.row(&[
+                webhooks.to_string(),
+                name.to_owned(),
+                seconds(median_of(outcomes, |o| o.accepted)),
+                seconds(median_of(outcomes, |o| o.elapsed)),
+                format!("{rate:.0}"),
+                median_of(outcomes, |o| o.seen.distinct.len()).to_string(),
+                mib(median_of(outcomes, |o| o.peak_kib)),
+                ratio,
+            ]);
+        }
     }
-    report.line(&format!(
-        "hookwarden / Alertmanager, messages per second: {:.1}×",
-        rates[0] / rates[1]
-    ));
 }
 
 pub fn rate_limited(report: &mut Report, runs: usize) {
-    const COUNT: usize = 20;
     report.section("4. 20 alerts to one webhook behind Slack's limit");
     report.line(
-        "The fake Slack enforces 1 message a second per webhook with a burst of 3 and answers 429 with `Retry-After: 1` beyond it. hookwarden runs with its defaults (`--rate 1 --burst 3`). Alertmanager retries a failed group only at its next `group_interval`, here 10s (its default is 5m); in the second Alertmanager row each alert resolves 5 s after it fires, as a short spike does. Each run waits at most 90 s.",
+        "The fake Slack enforces 1 message a second per webhook with a burst of 3 and answers 429 with `Retry-After: 1` beyond it. hookwarden runs with its defaults (`--rate 1 --burst 3`). Alertmanager retries a failed group only at its next `group_interval`, here 10s (its default is 5m); in the last row each alert resolves 5 s after it fires, as a short spike does. The three run side by side, each with its own fake Slack; each waits at most 90 s for its last message.",
     );
-    let wait = Duration::from_secs(90);
-    let mut rows: Vec<(&str, Vec<Outcome>)> = vec![
-        ("hookwarden", Vec::new()),
-        ("Alertmanager 0.25, alerts firing", Vec::new()),
-        ("Alertmanager 0.25, alerts resolving after 5 s", Vec::new()),
+    let setup = Setup {
+        webhooks: 1,
+        count: 20,
+        limit: true,
+        wait: Duration::from_secs(90),
+    };
+    let names = [
+        "hookwarden",
+        "Alertmanager 0.25, alerts firing",
+        "Alertmanager 0.25, alerts resolving after 5 s",
     ];
+    let mut rows: [Vec<Outcome>; 3] = Default::default();
     for _ in 0..runs {
-        rows[0].1.push(hookwarden(COUNT, true, &[], wait));
-        rows[1].1.push(alertmanager(COUNT, true, "10s", None, wait));
-        rows[2].1.push(alertmanager(
-            COUNT,
-            true,
-            "10s",
-            Some(Duration::from_secs(5)),
-            wait,
-        ));
+        let [ours, firing, resolving] = std::thread::scope(|scope| {
+            let ours = scope.spawn(|| hookwarden(setup, &[]));
+            let firing = scope.spawn(|| alertmanager(setup, "10s", None));
+            let resolving = scope.spawn(|| alertmanager(setup, "10s", Some(Duration::from_secs(5))));
+            [ours, firing, resolving].map(|run| run.join().expect("a run"))
+        });
+        rows[0].push(ours);
+        rows[1].push(firing);
+        rows[2].push(resolving);
     }
     report.table(&["", "429 answers", "time to last delivery", "delivered", "lost"]);
-    for (name, outcomes) in &rows {
-        let delivered = median(&outcomes.iter().map(|o| o.seen.distinct.len()).collect::<Vec<_>>());
+    for (name, outcomes) in names.iter().zip(&rows) {
+        let delivered = median_of(outcomes, |o| o.seen.distinct.len());
         report.row(&[
             (*name).to_owned(),
-            median(&outcomes.iter().map(|o| o.seen.rate_limited).collect::<Vec<_>>()).to_string(),
-            seconds(median(&outcomes.iter().map(|o| o.elapsed).collect::<Vec<_>>())),
+            median_of(outcomes, |o| o.seen.rate_limited).to_string(),
+            seconds(median_of(outcomes, |o| o.elapsed)),
             delivered.to_string(),
-            (COUNT - delivered).to_string(),
+            (setup.count - delivered).to_string(),
         ]);
     }
 }

@@ -125,5 +125,6 @@ pub fn hook_path(url: &str) -> String {
 }
 
 fn indent(text: &str, by: usize) -> String {
-    text.lines().map(|line| format!("{:by$}{line}\n", "")).collect()
+    let pad = " ".repeat(by);
+    text.lines().flat_map(|line| [pad.as_str(), line, "\n"]).collect()
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::alertmanager::Alertmanager;
-use crate::fixture::{Workdir, hook_path, webhook_url};
+use crate::fixture::{Workdir, hook_path};
 use crate::measure::{median, mib};
 use crate::report::Report;
 use crate::sink::Sink;
@@ -14,23 +14,21 @@ const SETTLE: Duration = Duration::from_secs(5);
 pub fn bench(report: &mut Report, runs: usize) {
     report.section("5. Idle RSS");
     report.line(&format!(
-        "Each daemon started with 3 webhooks (Alertmanager: one receiver), no alert, then left alone for {}s; `VmRSS` read from /proc.",
+        "Each daemon started with 3 webhooks (Alertmanager: 3 receivers), no alert, then left alone for {}s; `VmRSS` read from /proc.",
         SETTLE.as_secs()
     ));
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let work = Workdir::new();
         let urls = work.config("hookwarden.yaml", 3, false);
-        let sink = Sink::start(&urls.iter().map(|u| hook_path(u)).collect::<Vec<_>>(), false);
+        let paths: Vec<String> = urls.iter().map(|u| hook_path(u)).collect();
+        let sink = Sink::start(&paths, false);
         let (daemon, _) = work.daemon("hookwarden.yaml", &sink.origin(), &[]);
         std::thread::sleep(SETTLE);
         ours.push(daemon.memory().0);
         drop(daemon);
-        let manager = Alertmanager::start(
-            &work,
-            &format!("{}{}", sink.origin(), hook_path(&webhook_url(0))),
-            "5m",
-        );
+        let receivers: Vec<String> = paths.iter().map(|p| format!("{}{p}", sink.origin())).collect();
+        let manager = Alertmanager::start(&work, &receivers, "5m");
         std::thread::sleep(SETTLE);
         theirs.push(manager.service.memory().0);
     }

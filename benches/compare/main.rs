@@ -114,16 +114,18 @@ fn machine() -> String {
             .arg(arg)
             .output()
             .ok()
-            .map(|o| {
-                let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
-                String::from_utf8_lossy(&text)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned()
-            })
-            .unwrap_or_else(|| "not installed".to_owned())
+            .map_or_else(
+                || "not installed".to_owned(),
+                |o| {
+                    let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+                    String::from_utf8_lossy(&text)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_owned()
+                },
+            )
     };
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     format!(

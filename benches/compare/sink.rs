@@ -1,4 +1,4 @@
-//! The fake Slack as a sink: which numbered alerts arrived at a webhook, and when.
+//! The fake Slack as a sink: which numbered alerts arrived at its webhooks, and when.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ pub struct Sink {
     pub slack: FakeSlack,
 }
 
-/// What one webhook saw.
+/// What the webhooks saw, together.
 #[derive(Debug, Default)]
 pub struct Seen {
     /// Messages answered 200.
@@ -40,10 +40,10 @@ impl Sink {
         self.slack.origin()
     }
 
-    pub fn seen(&self, path: &str) -> Seen {
+    pub fn seen(&self) -> Seen {
         let script = self.slack.script.lock().expect("the sink");
         let mut seen = Seen::default();
-        for call in script.calls.iter().filter(|c| c.endpoint == path) {
+        for call in &script.calls {
             match call.status {
                 200 => {
                     seen.delivered += 1;
@@ -59,11 +59,11 @@ impl Sink {
         seen
     }
 
-    /// Waits until `path` has `count` distinct alerts, or `limit` has passed.
-    pub fn wait_for(&self, path: &str, count: usize, limit: Duration) -> Seen {
+    /// Waits until `count` distinct alerts have arrived, or `limit` has passed.
+    pub fn wait_for(&self, count: usize, limit: Duration) -> Seen {
         let deadline = Instant::now() + limit;
         loop {
-            let seen = self.seen(path);
+            let seen = self.seen();
             if seen.distinct.len() >= count || Instant::now() >= deadline {
                 return seen;
             }

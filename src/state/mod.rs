@@ -18,7 +18,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use audit::{AuditChange, AuditEntry, Draft};
-pub use outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, HealthState};
+pub use outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, HealthState, NewAlert};
 pub use records::{
     Applied, AppliedToken, AppliedWebhook, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite, Writes,
 };

@@ -191,6 +191,57 @@ fn an_alert_is_delivered_with_its_mentions_and_escaped_text() {
 }
 
 #[test]
+fn a_batch_is_queued_whole_in_order_or_not_at_all() {
+    let test = applied(live());
+    let daemon = Daemon::start(&test, &["--rate", "0", "--queue-limit", "5"]);
+    let batch = |alerts: Vec<Value>| {
+        let body = json!({"alerts": alerts}).to_string().into_bytes();
+        daemon.request("POST", "/v1/alerts/batch", Some(("application/json", body)), None)
+    };
+    let refused = batch(vec![alert("ops", "never sent"), alert("nope", "x")]);
+    assert_eq!(refused.status, 404, "{:?}", refused.json);
+    assert_eq!(refused.json["error"]["index"], 1);
+    assert_eq!(
+        refused.json["error"]["message"],
+        "alerts[1]: no applied webhook has the id `nope`"
+    );
+    let full = batch((0..6).map(|i| alert("ops", &format!("too many {i}"))).collect());
+    assert_eq!(full.status, 503, "a batch over the queue limit: {:?}", full.json);
+    assert_eq!(batch(Vec::new()).json["error"]["code"], "batch_size");
+
+    let keyed = json!({"webhook": "gov", "text": "once", "key": "k"});
+    let answer = batch(vec![
+        alert("ops", "first"),
+        keyed.clone(),
+        alert("ops", "second"),
+        keyed,
+    ]);
+    assert_eq!(answer.status, 202, "{:?}", answer.json);
+    let answers = answer.json["alerts"].as_array().expect("one answer per alert");
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[3]["duplicate"], true, "a key repeated within the batch");
+    assert_eq!(answers[3]["id"], answers[1]["id"]);
+    daemon.wait_for(
+        answers[2]["id"].as_str().expect("id"),
+        "delivered",
+        Duration::from_secs(10),
+    );
+    daemon.wait_for(
+        answers[1]["id"].as_str().expect("id"),
+        "delivered",
+        Duration::from_secs(10),
+    );
+    let slack = test.slack_fake();
+    assert_eq!(
+        slack.delivered(&path(URL_OPS)),
+        [json!({"text": "first"}), json!({"text": "second"})],
+        "in order, and nothing of the refused batches"
+    );
+    assert_eq!(slack.delivered(&path(URL_GOV)), [json!({"text": "once"})]);
+    assert_eq!(daemon.stop(), 0);
+}
+
+#[test]
 fn pacing_keeps_under_slacks_limit() {
     let mut script = live();
     script.webhook_limit = Some((1.0, 3.0));
