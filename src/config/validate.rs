@@ -23,6 +23,7 @@ pub fn validate(
         positions,
         problems,
         ids: Vec::new(),
+        sealed: Vec::new(),
     };
     let top = parsed.top;
     if let Some(top) = &top {
@@ -37,6 +38,7 @@ pub fn validate(
         .filter_map(|(i, raw)| check.webhook(i, raw))
         .collect();
     check.unique_ids();
+    check.armors();
     if !problems.is_empty() {
         return None;
     }
@@ -57,6 +59,8 @@ struct Check<'a> {
     /// Every valid id seen, with where it is written (or derived from), including those
     /// of entries with other problems: a duplicate is worth knowing about either way.
     ids: Vec<(String, Position)>,
+    /// Every ciphertext, checked at the end, on every core.
+    sealed: Vec<Sealed>,
 }
 
 impl Check<'_> {
@@ -271,20 +275,27 @@ impl Check<'_> {
                 None
             }
             RawSecret::Sealed(sealed) => {
-                let age_path = format!("{path}.age");
-                let at = self.positions.key(&age_path);
-                if let Err(reason) = check_armor(&sealed.age) {
-                    self.report(
-                        Problem::new("malformed-ciphertext", at, format!("`{age_path}` is not a valid armored age ciphertext: {reason}"))
-                            .help("paste the whole block printed by `hookwarden encrypt` (or `age -a`), from BEGIN to END, indented under `age: |`"),
-                    );
-                    return None;
-                }
-                Some(Sealed {
+                let sealed = Sealed {
                     armored: sealed.age.clone(),
                     field: path.to_owned(),
-                    at,
-                })
+                    at: self.positions.key(&format!("{path}.age")),
+                };
+                self.sealed.push(sealed.clone());
+                Some(sealed)
+            }
+        }
+    }
+
+    /// Each ciphertext is one armored age file with a readable header.
+    fn armors(&mut self) {
+        let checked = super::parallel_map(&self.sealed, |sealed| check_armor(&sealed.armored));
+        for (sealed, checked) in self.sealed.iter().zip(checked) {
+            if let Err(reason) = checked {
+                let age_path = format!("{}.age", sealed.field);
+                self.problems.push(
+                    Problem::new("malformed-ciphertext", sealed.at, format!("`{age_path}` is not a valid armored age ciphertext: {reason}"))
+                        .help("paste the whole block printed by `hookwarden encrypt` (or `age -a`), from BEGIN to END, indented under `age: |`"),
+                );
             }
         }
     }

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use age::{ssh, x25519};
 
 use super::SecretsError;
+use super::x25519::FastIdentity;
 
 /// Where an identity came from, as error messages name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,8 @@ pub struct Keyring {
 }
 
 enum Key {
-    X25519(x25519::Identity),
+    /// age's identity for its public key; the fast one to decrypt.
+    X25519(x25519::Identity, FastIdentity),
     Ssh(ssh::Identity),
 }
 
@@ -137,7 +139,7 @@ impl Keyring {
 
     pub fn identities(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.keys.iter().map(|key| match key {
-            Key::X25519(k) => k as &dyn age::Identity,
+            Key::X25519(_, fast) => fast as &dyn age::Identity,
             Key::Ssh(k) => k as &dyn age::Identity,
         })
     }
@@ -145,7 +147,7 @@ impl Keyring {
     /// The public side of every key, to encrypt to this identity.
     pub fn recipients(&self) -> Recipients {
         let keys = self.keys.iter().filter_map(|key| match key {
-            Key::X25519(k) => Some(Recipient::X25519(k.to_public())),
+            Key::X25519(k, _) => Some(Recipient::X25519(k.to_public())),
             Key::Ssh(k) => ssh::Recipient::try_from(k.clone()).ok().map(Recipient::Ssh),
         });
         Recipients(keys.collect())
@@ -179,7 +181,8 @@ fn parse_age_lines(text: &str) -> Result<Vec<Key>, String> {
         }
         let key = x25519::Identity::from_str(line)
             .map_err(|_| format!("line {number} is not an age secret key (`AGE-SECRET-KEY-1…`)"))?;
-        keys.push(Key::X25519(key));
+        let fast = FastIdentity::new(&key).map_err(|reason| format!("line {number}: {reason}"))?;
+        keys.push(Key::X25519(key, fast));
     }
     Ok(keys)
 }

@@ -6,6 +6,7 @@
 
 mod crypt;
 mod identity;
+mod x25519;
 
 use std::fmt;
 
