@@ -179,11 +179,16 @@ impl Outbox {
     }
 
     /// A failed alert back in its queue.
-    pub fn retry(self: &Arc<Self>, id: &str) -> Result<Option<AlertRecord>, StateError> {
+    /// Returns once the retry is on disk.
+    pub async fn retry(self: &Arc<Self>, id: &str) -> Result<Option<AlertRecord>, StateError> {
         let record = self.store.retry_alert(id, now_ms())?;
-        if let Some(record) = record.as_ref().filter(|r| r.status == AlertStatus::Queued) {
+        let queued = record.as_ref().filter(|r| r.status == AlertStatus::Queued);
+        if let Some(record) = queued {
             self.metrics.depth(&record.webhook).inc();
             self.queued.fetch_add(1, Ordering::Relaxed);
+        }
+        self.commit.durable().await?;
+        if let Some(record) = queued {
             self.wake(&record.webhook);
         }
         Ok(record)
@@ -271,8 +276,9 @@ impl Outbox {
             }
             if unflushed.len() >= UNFLUSHED_DELIVERIES {
                 let oldest = unflushed.pop_front().expect("the window is full");
-                if self.commit.wait(oldest).await.is_err() {
-                    return;
+                tokio::select! {
+                    flushed = self.commit.wait(oldest) => if flushed.is_err() { return },
+                    () = self.cancel.cancelled() => return,
                 }
             }
             bucket.take();
@@ -543,10 +549,18 @@ impl GroupCommit {
     }
 
     async fn run(&self, store: &Arc<Store>, cancel: &CancellationToken) {
+        let mut failures = 0u32;
         loop {
             tokio::select! {
                 () = self.pending.notified() => {}
                 () = cancel.cancelled() => return,
+            }
+            if failures > 0 {
+                // The disk refused the last flush: try again, not in a tight loop.
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = cancel.cancelled() => return,
+                }
             }
             // Let the requests that are ready now write first: they share this flush.
             for _ in 0..4 {
@@ -556,11 +570,15 @@ impl GroupCommit {
             let store = store.clone();
             match tokio::task::spawn_blocking(move || store.flush()).await {
                 Ok(Ok(())) => {
+                    failures = 0;
                     self.flushed.send_replace(target);
+                    continue;
                 }
-                Ok(Err(error)) => tracing::error!(%error, "cannot flush the outbox"),
-                Err(error) => tracing::error!(%error, "the flush task failed"),
+                Ok(Err(error)) => tracing::error!(%error, "cannot flush the outbox; retrying"),
+                Err(error) => tracing::error!(%error, "the flush task failed; retrying"),
             }
+            failures += 1;
+            self.pending.notify_one();
         }
     }
 }

@@ -217,14 +217,13 @@ async fn create_alerts(
     body: Result<axum::Json<AlertBatch>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let axum::Json(batch) = body.map_err(|rejection| rejected(&rejection, BATCH_BODY_LIMIT))?;
-    if batch.alerts.is_empty() || batch.alerts.len() > MAX_BATCH {
+    // A batch that could never fit under the queue limit is not worth retrying.
+    let most = MAX_BATCH.min(state.queue_limit);
+    if batch.alerts.is_empty() || batch.alerts.len() > most {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "batch_size",
-            format!(
-                "send 1 to {MAX_BATCH} alerts in a batch, not {}",
-                batch.alerts.len()
-            ),
+            format!("send 1 to {most} alerts in a batch, not {}", batch.alerts.len()),
         ));
     }
     let alerts = batch
@@ -365,7 +364,7 @@ async fn list_alerts(
 }
 
 async fn retry_alert(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let record = state.outbox.retry(&id)?.ok_or_else(|| unknown_alert(&id))?;
+    let record = state.outbox.retry(&id).await?.ok_or_else(|| unknown_alert(&id))?;
     if record.id == id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

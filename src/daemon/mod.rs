@@ -315,9 +315,10 @@ fn start_reconcile_loop(
 async fn sync_directory_periodically(ctx: Arc<Context>, cancel: CancellationToken) {
     let mut failures = 0u32;
     loop {
+        let configured = sync_interval(&ctx).await;
         let interval = match failures {
-            0 => sync_interval(&ctx),
-            n => Duration::from_secs(60 << n.min(6)).min(sync_interval(&ctx)),
+            0 => configured,
+            n => Duration::from_secs(60 << n.min(6)).min(configured),
         };
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
@@ -337,13 +338,19 @@ async fn sync_directory_periodically(ctx: Arc<Context>, cancel: CancellationToke
     }
 }
 
-fn sync_interval(ctx: &Context) -> Duration {
-    std::fs::read_to_string(&ctx.options.config)
-        .ok()
-        .and_then(|text| crate::config::parse("", &text).ok())
-        .map_or(crate::config::DEFAULT_SYNC_INTERVAL, |c| {
-            c.slack.directory_sync_interval
-        })
+/// Off the runtime's thread: a large file takes a while to parse.
+async fn sync_interval(ctx: &Context) -> Duration {
+    let path = ctx.options.config.clone();
+    tokio::task::spawn_blocking(move || {
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| crate::config::parse("", &text).ok())
+            .map_or(crate::config::DEFAULT_SYNC_INTERVAL, |c| {
+                c.slack.directory_sync_interval
+            })
+    })
+    .await
+    .unwrap_or(crate::config::DEFAULT_SYNC_INTERVAL)
 }
 
 /// The number of users synced, or `None` without a token.
@@ -360,7 +367,7 @@ async fn sync_once(ctx: &Arc<Context>) -> Result<Option<usize>, Error> {
         synced_at: now_secs(),
         directory,
     })?;
-    reload(ctx)?;
+    reload(ctx).await?;
     Ok(Some(users))
 }
 
@@ -405,7 +412,7 @@ fn admin_access(ctx: &Arc<Context>, token: Option<Secret>) -> server::AdminAcces
         // The state may have moved: the next pass looks again, whatever the digest.
         ctx.last_digest.lock().expect("never poisoned").take();
         ctx.trigger.notify_one();
-        if let Err(error) = reload(&ctx) {
+        if let Err(error) = reload_blocking(&ctx) {
             tracing::error!(error = %crate::error::describe(&error).trim_end(), "cannot reload the applied state");
         }
         response
@@ -417,10 +424,18 @@ fn admin_access(ctx: &Arc<Context>, token: Option<Secret>) -> server::AdminAcces
 }
 
 /// Loads the applied state again after an apply or a sync, and wakes the workers.
-fn reload(ctx: &Arc<Context>) -> Result<(), Error> {
+fn reload_blocking(ctx: &Arc<Context>) -> Result<(), Error> {
     load(&ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
     ctx.outbox.wake_all();
     Ok(())
+}
+
+/// [`load`] off the runtime's thread: it decrypts every applied webhook.
+async fn reload(ctx: &Arc<Context>) -> Result<(), Error> {
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || reload_blocking(&ctx))
+        .await
+        .expect("the reload task does not panic")
 }
 
 /// Decrypts the applied webhooks into `webhooks` and describes them in `catalog`, with

@@ -104,14 +104,14 @@ fn invalid(ctx: &Context, problems: Vec<String>) -> Outcome {
 }
 
 async fn attempt(ctx: &Arc<Context>, text: &str) -> Result<Outcome, Error> {
-    let file = ctx.options.config.display().to_string();
-    let config = config::parse(&file, text).map_err(ConfigError::Invalid)?;
+    let (file, text) = (ctx.options.config.display().to_string(), text.to_owned());
     let (keyring, store) = (ctx.keyring.clone(), ctx.store.clone());
-    let checked = config.clone();
-    let (desired, applied, plan) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-        let desired = config::open(&checked, &keyring).map_err(ConfigError::Invalid)?;
-        let (applied, plan) = reconcile::plan(&checked, &desired, &store)?;
-        Ok((desired, applied, plan))
+    // Off the runtime's thread, which also serves the alert endpoint.
+    let (config, desired, applied, plan) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+        let config = config::parse(&file, &text).map_err(ConfigError::Invalid)?;
+        let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
+        let (applied, plan) = reconcile::plan(&config, &desired, &store)?;
+        Ok((config, desired, applied, plan))
     })
     .await
     .expect("the planning task does not panic")?;
@@ -156,6 +156,6 @@ async fn attempt(ctx: &Arc<Context>, text: &str) -> Result<Outcome, Error> {
     })
     .await
     .expect("the apply task does not panic")?;
-    super::reload(ctx)?;
+    super::reload(ctx).await?;
     Ok(Outcome::Applied { serial, summary })
 }

@@ -205,8 +205,13 @@ fn a_batch_is_queued_whole_in_order_or_not_at_all() {
         refused.json["error"]["message"],
         "alerts[1]: no applied webhook has the id `nope`"
     );
-    let full = batch((0..6).map(|i| alert("ops", &format!("too many {i}"))).collect());
-    assert_eq!(full.status, 503, "a batch over the queue limit: {:?}", full.json);
+    let never = batch((0..6).map(|i| alert("ops", &format!("too many {i}"))).collect());
+    assert_eq!(
+        (never.status, &never.json["error"]["code"]),
+        (400, &json!("batch_size")),
+        "a batch that can never fit under the queue limit: {:?}",
+        never.json
+    );
     assert_eq!(batch(Vec::new()).json["error"]["code"], "batch_size");
 
     let keyed = json!({"webhook": "gov", "text": "once", "key": "k"});
