@@ -30,10 +30,11 @@ pub struct FastIdentity {
 impl FastIdentity {
     pub fn new(identity: &age::x25519::Identity) -> Result<Self, String> {
         let encoded = identity.to_string();
-        let (_, data, _) =
+        let (_, mut data, _) =
             bech32::decode(encoded.expose_secret()).map_err(|e| format!("unreadable key: {e}"))?;
-        let bytes =
-            Zeroizing::new(Vec::<u8>::from_base32(&data).map_err(|e| format!("unreadable key: {e}"))?);
+        let bytes = Vec::<u8>::from_base32(&data).map(Zeroizing::new);
+        data.fill(bech32::u5::default());
+        let bytes = bytes.map_err(|e| format!("unreadable key: {e}"))?;
         let secret = PrivateKey::from_private_key(&X25519, &bytes).map_err(|_| "not an X25519 key")?;
         let public = secret
             .compute_public_key()

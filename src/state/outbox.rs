@@ -351,7 +351,15 @@ impl Store {
             let record: AlertRecord = self.decode(&value, "an alert")?;
             let age = now_ms.saturating_sub(record.created_at);
             let expired = match record.status {
-                AlertStatus::Queued => false,
+                // Left by a crash between an alert's two writes, never acknowledged.
+                AlertStatus::Queued => {
+                    let seq = seq_of(&record.id).unwrap_or_default();
+                    age > DEDUP_WINDOW_MS
+                        && !self
+                            .queue
+                            .contains_key(queue_key(&record.webhook, seq))
+                            .map_err(|e| self.io("read", e))?
+                }
                 AlertStatus::Delivered => age > DEDUP_WINDOW_MS,
                 AlertStatus::Failed => age > 7 * DEDUP_WINDOW_MS,
             };
@@ -472,6 +480,22 @@ mod tests {
             .map(|r| r.id)
             .collect();
         assert_eq!(dead, [failed.id]);
+    }
+
+    /// A crash between an alert's two writes, before its acknowledgement, leaves a record
+    /// nothing points to; prune forgets it, and never a queued alert.
+    #[test]
+    fn prune_forgets_a_record_left_without_its_queue_entry() {
+        let (_dir, store) = store();
+        let queued = store
+            .enqueue(vec![alert("ops", "orphan"), alert("ops", "waiting")], 0)
+            .expect("queued");
+        let orphan = &queued[0].record;
+        let seq = seq_of(&orphan.id).expect("an id");
+        store.queue.remove(queue_key("ops", seq)).expect("removed");
+        assert_eq!(store.prune(2 * DEDUP_WINDOW_MS).expect("prunes"), 1);
+        assert_eq!(store.alert(&orphan.id).expect("reads"), None);
+        assert!(store.alert(&queued[1].record.id).expect("reads").is_some());
     }
 
     #[test]
