@@ -31,11 +31,14 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
         .as_deref()
         .map(|path| super::read_plan(path).map(|plan| (path, plan)))
         .transpose()?;
-    let config = match &saved {
-        Some((path, saved)) => saved.config(path)?,
-        None => super::load_config(global)?,
+    let (config, desired) = match &saved {
+        Some((path, saved)) => {
+            let config = saved.config(path)?;
+            let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
+            (config, desired)
+        }
+        None => super::desired(global, &keyring)?,
     };
-    let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
     let store = super::open_store(global, "apply")?;
     let (applied, plan) = reconcile::plan(&config, &desired, &store)?;
     if let Some((_, saved)) = &saved {

@@ -34,10 +34,18 @@ fn keyring(global: &Global, command: &'static str) -> Result<Arc<Keyring>, Error
 
 /// The desired-state file, checked: the caller's copy in a session.
 fn load_config(global: &Global) -> Result<Config, Error> {
+    Ok(
+        config::parse(&global.config.display().to_string(), &config_text(global)?)
+            .map_err(config::ConfigError::Invalid)?,
+    )
+}
+
+/// The desired-state file's text: the caller's, through the admin socket, or the
+/// local file.
+fn config_text(global: &Global) -> Result<String, Error> {
     match session::file(&global.config) {
-        session::Source::Sent(text) => Ok(config::parse(&global.config.display().to_string(), &text)
-            .map_err(config::ConfigError::Invalid)?),
-        session::Source::Local => Ok(config::load(&global.config)?),
+        session::Source::Sent(text) => Ok(text),
+        session::Source::Local => Ok(config::read(&global.config)?),
         session::Source::Missing => Err(config::ConfigError::Read {
             path: global.config.clone(),
             source: not_sent(),
@@ -53,9 +61,8 @@ fn not_sent() -> std::io::Error {
 
 /// The desired-state file, loaded, checked and decrypted.
 fn desired(global: &Global, keyring: &Keyring) -> Result<(Config, Desired), Error> {
-    let config = load_config(global)?;
-    let desired = config::open(&config, keyring).map_err(config::ConfigError::Invalid)?;
-    Ok((config, desired))
+    let file = global.config.display().to_string();
+    Ok(config::parse_open(&file, &config_text(global)?, keyring).map_err(config::ConfigError::Invalid)?)
 }
 
 fn open_store(global: &Global, command: &str) -> Result<Arc<Store>, Error> {

@@ -4,6 +4,7 @@
 //! Every stage collects problems instead of stopping at the first, and every problem
 //! carries a position in the file; see [`problem`] for how they are shown.
 
+mod early;
 mod parse;
 mod positions;
 pub mod problem;
@@ -16,6 +17,7 @@ pub mod values;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use problem::{Position, Problem, Report};
@@ -104,11 +106,41 @@ pub enum ConfigError {
 
 /// Reads and checks the file at `path`, without decrypting anything.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    Ok(parse(&path.display().to_string(), &read(path)?)?)
+}
+
+/// The text of the file at `path`.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
+    })
+}
+
+/// [`parse`] then [`open`]. For a large file the secrets are decrypted on every core
+/// while the file is still being checked (see [`early`]).
+pub fn parse_open(file: &str, text: &str, keyring: &Keyring) -> Result<(Config, Desired), Report> {
+    if text.len() < PARALLEL_PARSE_FROM {
+        let config = parse(file, text)?;
+        let desired = open(&config, keyring)?;
+        return Ok((config, desired));
+    }
+    let early = OnceLock::new();
+    let config = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| early.get_or_init(|| early::Early::scan(text)).work(keyring));
+        let config = parse(file, text);
+        // The scan has long finished; should it not have, the worker decrypts alone.
+        if let Some(early) = early.get() {
+            if config.is_err() {
+                early.stop();
+            }
+            early.work(keyring);
+        }
+        worker.join().expect("a decryption thread does not panic");
+        config
     })?;
-    Ok(parse(&path.display().to_string(), &text)?)
+    let desired = open_with(&config, keyring, early.get())?;
+    Ok((config, desired))
 }
 
 /// The `recipients:` of the file at `path`, read even when the rest of the file has
@@ -166,11 +198,20 @@ pub fn digest(text: &str) -> String {
 
 /// Decrypts every secret of `config` and checks the plaintexts.
 pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
+    open_with(config, keyring, None)
+}
+
+/// [`open`], taking what was decrypted `early`.
+fn open_with(config: &Config, keyring: &Keyring, early: Option<&early::Early>) -> Result<Desired, Report> {
+    let unseal = |sealed: &Sealed| match early.and_then(|e| e.get(&sealed.armored)) {
+        Some(secret) => Ok(Secret::new(secret.expose().trim())),
+        None => unseal(sealed, keyring),
+    };
     let mut problems = Vec::new();
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
     // Decryption is most of the work for a large file: spread it over the cores.
     let urls = parallel_map(&config.webhooks, |webhook| {
-        unseal(&webhook.url, keyring).and_then(|secret| {
+        unseal(&webhook.url).and_then(|secret| {
             WebhookUrl::parse(&secret).map_err(|r| refused("invalid-url", &webhook.url, r))
         })
     });
@@ -187,7 +228,7 @@ pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
         }
     }
     let bot_token = config.slack.bot_token.as_ref().and_then(|sealed| {
-        unseal(sealed, keyring)
+        unseal(sealed)
             .and_then(|secret| BotToken::parse(secret).map_err(|r| refused("invalid-token", sealed, r)))
             .map_err(|problem| problems.push(problem))
             .ok()

@@ -108,8 +108,7 @@ async fn attempt(ctx: &Arc<Context>, text: &str) -> Result<Outcome, Error> {
     let (keyring, store) = (ctx.keyring.clone(), ctx.store.clone());
     // Off the runtime's thread, which also serves the alert endpoint.
     let (config, desired, applied, plan) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-        let config = config::parse(&file, &text).map_err(ConfigError::Invalid)?;
-        let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
+        let (config, desired) = config::parse_open(&file, &text, &keyring).map_err(ConfigError::Invalid)?;
         let (applied, plan) = reconcile::plan(&config, &desired, &store)?;
         Ok((config, desired, applied, plan))
     })

@@ -515,3 +515,52 @@ fn reading_commands_leave_no_state_behind() {
         "error: the state directory not-a-dir is a file, not a directory\n"
     );
 }
+
+/// A file large enough that its secrets are decrypted while it is being checked: one
+/// value for another key is still named at its line, and once it is fixed every
+/// webhook is planned.
+#[test]
+fn a_large_file_is_planned_whole_and_its_undecryptable_value_named() {
+    use hookwarden::secrets::{Recipients, Secret, encrypt};
+    let test = Test::new().env("HOOKWARDEN_IDENTITY", "identity.txt");
+    let ours = Recipients::parse(&[test.recipient()]).expect("a recipient");
+    let stranger = age::x25519::Identity::generate().to_public().to_string();
+    let theirs = Recipients::parse(&[stranger]).expect("a recipient");
+    let file = |foreign: Option<usize>| {
+        let mut yaml = String::from("version: 1\nwebhooks:\n");
+        for i in 0..100 {
+            let url =
+                format!("https://hooks.slack.com/services/T0FAKE000/B0FAKE{i:03}/FAKEfakeFAKEfake{i:04}");
+            let to = if foreign == Some(i) { &theirs } else { &ours };
+            let sealed = encrypt(&Secret::new(url), to).expect("encrypts");
+            yaml += &format!("  - id: hook-{i}\n    name: Hook {i}\n    url:\n      age: |\n");
+            for line in sealed.lines() {
+                yaml += &format!("        {line}\n");
+            }
+        }
+        assert!(yaml.len() > 64 * 1024, "large enough: {} bytes", yaml.len());
+        yaml
+    };
+    let broken = file(Some(41));
+    let line = broken
+        .lines()
+        .position(|l| l == "  - id: hook-41")
+        .expect("the entry")
+        + 4;
+    test.write("hookwarden.yaml", &broken);
+    let run = test.exec(&["plan"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "hookwarden.yaml:{line}:7: error[decrypt-failed]: cannot decrypt `webhooks[41].url`"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("cannot decrypt").count(), 1, "{}", run.stderr);
+
+    test.write("hookwarden.yaml", &file(None));
+    let run = test.exec(&["plan"]);
+    run.code(0);
+    assert!(run.stdout.contains("Plan: 100 to create"), "{}", run.stdout);
+}

@@ -1,0 +1,127 @@
+//! Decryption that starts before the file is checked.
+//!
+//! For a large file, checking it (two YAML parsers, the structural pass, validation)
+//! takes as long as decrypting it, and much of the checking runs on one thread. So the
+//! armored blocks are picked out of the text at once, by their BEGIN and END lines, and
+//! decrypted on every core while the checking goes on. [`super::open`] then takes each
+//! value whose ciphertext was decrypted early and decrypts any other itself: the scan
+//! only saves time, it never decides anything. A block the scan reads differently from
+//! the YAML parser (another indentation style, a flow scalar) is simply not found.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::secrets::{Keyring, Secret, decrypt};
+
+const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+const END: &str = "-----END AGE ENCRYPTED FILE-----";
+
+/// The armored blocks of a text, each decrypted by whichever thread takes it first.
+pub struct Early {
+    blocks: Vec<(String, OnceLock<Option<Secret>>)>,
+    /// Block by the hash of its text (checked on lookup, so a collision only costs a
+    /// decryption).
+    by_hash: HashMap<u64, usize>,
+    hasher: RandomState,
+    next: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Early {
+    /// The blocks of `text` written as YAML block scalars (`age: |`), as the YAML parser
+    /// reads them: each line without its indentation, ending in a newline.
+    pub fn scan(text: &str) -> Self {
+        let mut blocks = Vec::new();
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if line.trim() != BEGIN {
+                continue;
+            }
+            let mut block = format!("{BEGIN}\n");
+            for line in lines.by_ref() {
+                let line = line.trim();
+                block.push_str(line);
+                block.push('\n');
+                if line == END {
+                    blocks.push((block, OnceLock::new()));
+                    break;
+                }
+            }
+        }
+        let hasher = RandomState::new();
+        let by_hash = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, (block, _))| (hasher.hash_one(block.as_str()), i))
+            .collect();
+        Early {
+            blocks,
+            by_hash,
+            hasher,
+            next: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// Decrypts blocks no other thread has taken, until none is left or [`Early::stop`].
+    pub fn work(&self, keyring: &Keyring) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some((block, slot)) = self.blocks.get(i) else {
+                return;
+            };
+            let _ = slot.set(decrypt(block, keyring).ok());
+        }
+    }
+
+    /// Nothing more is worth decrypting: the file has problems.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The plaintext of `armored`, if it was decrypted early.
+    pub fn get(&self, armored: &str) -> Option<&Secret> {
+        let (block, slot) = &self.blocks[*self.by_hash.get(&self.hasher.hash_one(armored))?];
+        if block != armored {
+            return None;
+        }
+        slot.get()?.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::encrypt;
+
+    #[test]
+    fn blocks_are_read_as_the_yaml_parser_reads_them() {
+        let keyring = Keyring::from_text(secrecy::ExposeSecret::expose_secret(
+            &age::x25519::Identity::generate().to_string(),
+        ))
+        .expect("a key");
+        let armored = encrypt(
+            &Secret::new("https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKE"),
+            &keyring.recipients(),
+        )
+        .expect("encrypts");
+        let indented: String = armored.lines().flat_map(|l| ["        ", l, "\n"]).collect();
+        let text = format!(
+            "webhooks:\n  - id: a\n    url:\n      age: |\n{indented}  - id: b\n    url: {{age: \"{}\"}}\n",
+            armored.replace('\n', "\\n")
+        );
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+        let from_yaml = parsed["webhooks"][0]["url"]["age"].as_str().expect("a block");
+
+        let early = Early::scan(&text);
+        early.work(&keyring);
+        assert_eq!(early.blocks.len(), 1, "the flow scalar is left to the parser");
+        assert_eq!(
+            early.get(from_yaml).map(Secret::expose),
+            Some("https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKE")
+        );
+        assert_eq!(early.get("-----BEGIN AGE ENCRYPTED FILE-----\nother\n"), None);
+    }
+}
