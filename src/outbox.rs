@@ -511,14 +511,7 @@ impl GroupCommit {
 
     /// Waits until the writes so far are on disk.
     async fn durable(&self) -> Result<(), StateError> {
-        self.wait(self.register()).await
-    }
-
-    /// Asks for a flush of the writes so far; returns the ticket to wait for.
-    fn register(&self) -> u64 {
-        let mine = self.note();
-        self.pending.notify_one();
-        mine
+        self.wait(self.note()).await
     }
 
     /// A ticket for the writes so far, flushed at the next flush someone asks for.

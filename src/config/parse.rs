@@ -22,13 +22,7 @@ pub struct Parsed {
 /// The YAML of `text` as serde_yaml reads it, or where its syntax breaks.
 pub fn document(text: &str) -> Result<Value, Problem> {
     serde_yaml::from_str(text).map_err(|error| {
-        let at = error
-            .location()
-            .map(|l| Position {
-                line: l.line(),
-                column: l.column(),
-            })
-            .unwrap_or_default();
+        let at = location(&error);
         // serde_yaml repeats the position in its message; it is in `at` already.
         let message = error.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
@@ -134,13 +128,7 @@ pub fn recipients(file: &str, text: &str) -> Result<Vec<String>, super::problem:
     serde_yaml::from_str::<Recipients>(text)
         .map(|r| r.recipients)
         .map_err(|error| {
-            let at = error
-                .location()
-                .map(|l| Position {
-                    line: l.line(),
-                    column: l.column(),
-                })
-                .unwrap_or_default();
+            let at = location(&error);
             super::problem::Report {
                 file: file.to_owned(),
                 problems: vec![Problem::new(
@@ -150,4 +138,15 @@ pub fn recipients(file: &str, text: &str) -> Result<Vec<String>, super::problem:
                 )],
             }
         })
+}
+
+/// Where serde_yaml says `error` is.
+fn location(error: &serde_yaml::Error) -> Position {
+    error
+        .location()
+        .map(|l| Position {
+            line: l.line(),
+            column: l.column(),
+        })
+        .unwrap_or_default()
 }

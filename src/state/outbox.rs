@@ -180,14 +180,23 @@ impl Store {
         prefix.push(0);
         for entry in self.queue.scan_prefix(&prefix) {
             let (key, _) = entry.map_err(|e| self.io("read", e))?;
-            let seq = u64::from_be_bytes(key[prefix.len()..].try_into().unwrap_or_default());
-            match self.record(seq)? {
-                Some(record) if record.status == AlertStatus::Queued => return Ok(Some(record)),
-                // Finished just before a crash: done, not to be sent again.
-                Some(record) => self.unqueue(&record, seq)?,
-                None => {
-                    self.queue.remove(&key).map_err(|e| self.io("write", e))?;
-                }
+            if let Some(record) = self.still_queued(&key, prefix.len())? {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The alert of the queue entry `key` (its sequence number after `seq_at`), if it
+    /// still waits. An entry whose alert finished just before a crash, or has no
+    /// record, is cleared instead: done, not to be sent again.
+    fn still_queued(&self, key: &[u8], seq_at: usize) -> Result<Option<AlertRecord>, StateError> {
+        let seq = u64::from_be_bytes(key[seq_at..].try_into().unwrap_or_default());
+        match self.record(seq)? {
+            Some(record) if record.status == AlertStatus::Queued => return Ok(Some(record)),
+            Some(record) => self.unqueue(&record, seq)?,
+            None => {
+                self.queue.remove(key).map_err(|e| self.io("write", e))?;
             }
         }
         Ok(None)
@@ -201,17 +210,10 @@ impl Store {
         for entry in &self.queue {
             let (key, _) = entry.map_err(|e| self.io("read", e))?;
             let webhook = key.split(|b| *b == 0).next().unwrap_or_default();
-            let seq = u64::from_be_bytes(key[webhook.len() + 1..].try_into().unwrap_or_default());
-            match self.record(seq)? {
-                Some(record) if record.status == AlertStatus::Queued => {
-                    *counts
-                        .entry(String::from_utf8_lossy(webhook).into_owned())
-                        .or_insert(0) += 1;
-                }
-                Some(record) => self.unqueue(&record, seq)?,
-                None => {
-                    self.queue.remove(&key).map_err(|e| self.io("write", e))?;
-                }
+            if self.still_queued(&key, webhook.len() + 1)?.is_some() {
+                *counts
+                    .entry(String::from_utf8_lossy(webhook).into_owned())
+                    .or_insert(0) += 1;
             }
         }
         Ok(counts)
