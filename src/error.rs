@@ -1,11 +1,14 @@
-//! The program's error type, its exit codes, and how an error is printed: once, at the
-//! top, with its causes and a hint where one helps.
+//! The command line's error type and its exit codes: what a command can fail with, each
+//! boundary's error inside it, printed once at the top by [`describe`].
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Report};
+use crate::daemon::DaemonError;
+use crate::explain::{Explain, MAKE_A_NEW_PLAN};
 use crate::planfile::PlanFileError;
+use crate::reconcile::ReconcileError;
+use crate::remote::RemoteError;
 use crate::secrets::SecretsError;
 use crate::slack::SlackError;
 use crate::state::StateError;
@@ -20,13 +23,29 @@ pub enum Exit {
     Changes,
 }
 
+impl Exit {
+    /// The process's exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Changes => 2,
+        }
+    }
+
+    /// The exit of a command the daemon ran, from its status.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            0 => Exit::Success,
+            2 => Exit::Changes,
+            _ => Exit::Failure,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
-        match exit {
-            Exit::Success => ExitCode::SUCCESS,
-            Exit::Failure => ExitCode::FAILURE,
-            Exit::Changes => ExitCode::from(2),
-        }
+        ExitCode::from(exit.code())
     }
 }
 
@@ -42,14 +61,16 @@ pub enum Error {
     PlanFile(#[from] PlanFileError),
     #[error(transparent)]
     Slack(#[from] SlackError),
+    #[error(transparent)]
+    Reconcile(ReconcileError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
     #[error("no bot token is applied")]
     NoToken,
     #[error("the Slack directory was never synced")]
     NotSynced,
-    #[error("Slack says {} dead: {}", if ids.len() == 1 { "this webhook is" } else { "these webhooks are" }, ids.join(", "))]
-    DeadWebhooks { ids: Vec<String> },
-    #[error("Slack gave no verdict on {}", ids.join(", "))]
-    Unverified { ids: Vec<String> },
     #[error("`{command}` needs the age identity, to compare secrets without storing them in plaintext")]
     NoIdentity { command: &'static str },
     #[error("`{command}` does not print {format}")]
@@ -67,32 +88,6 @@ pub enum Error {
     PlanMismatch,
     #[error("the audit log was altered: entry #{serial} {reason}")]
     HistoryAltered { serial: u64, reason: &'static str },
-    #[error("the applied webhook `{id}` cannot be used: {reason}")]
-    CorruptWebhook { id: String, reason: String },
-    #[error("the HTTP server failed")]
-    Serve(#[source] std::io::Error),
-    #[error("cannot listen on {address}")]
-    Listen {
-        address: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot read the API token file {path}")]
-    TokenFile {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the API token file {path} is empty")]
-    EmptyTokenFile { path: std::path::PathBuf },
-    #[error("the endpoint answered {status}: {message}")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("cannot reach the hookwarden endpoint at {endpoint}: {reason}")]
-    Unreachable { endpoint: String, reason: String },
     #[error("nothing to encrypt: standard input was empty")]
     EmptyInput,
     #[error("no recipients to encrypt to")]
@@ -106,13 +101,38 @@ pub enum Error {
     Output(#[source] std::io::Error),
 }
 
-impl Error {
-    /// What the user can do about it, where that is not already in the message.
+/// The pass's errors of a lower boundary stay that boundary's, as if the command had met
+/// them itself.
+impl From<ReconcileError> for Error {
+    fn from(error: ReconcileError) -> Self {
+        match error {
+            ReconcileError::Config(error) => Error::Config(error),
+            ReconcileError::Secrets(error) => Error::Secrets(error),
+            ReconcileError::State(error) => Error::State(error),
+            ReconcileError::Slack(error) => Error::Slack(error),
+            other => Error::Reconcile(other),
+        }
+    }
+}
+
+impl Explain for Error {
+    fn report(&self) -> Option<&Report> {
+        match self {
+            Error::Config(error) => error.report(),
+            Error::PlanFile(error) => error.report(),
+            Error::Reconcile(error) => error.report(),
+            Error::Daemon(error) => error.report(),
+            _ => None,
+        }
+    }
+
     fn help(&self) -> Option<String> {
         match self {
-            Error::Config(ConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                Some("pass the file with -c FILE or set HOOKWARDEN_CONFIG".to_owned())
-            }
+            Error::Config(error) => error.help(),
+            Error::State(error) => error.help(),
+            Error::Slack(error) => error.help(),
+            Error::Reconcile(error) => error.help(),
+            Error::Daemon(error) => error.help(),
             Error::NoRecipients { config } => Some(format!(
                 "pass -r age1… or -R FILE, or list public keys under `recipients:` in {}{}",
                 config.display(),
@@ -128,39 +148,15 @@ impl Error {
             Error::NotConfirmed { .. } => Some(
                 "review the plan above and pass --auto-approve, or apply a reviewed plan file: `hookwarden plan --out FILE` then `hookwarden apply FILE`".to_owned(),
             ),
-            Error::State(StateError::Stale { .. }) | Error::PlanMismatch => Some(
-                "the plan was made against another state: run `hookwarden plan --out FILE` again, review it, and apply the new file".to_owned(),
-            ),
-            Error::State(StateError::Locked { .. }) => Some("wait for that process to finish, or stop it".to_owned()),
-            Error::Slack(SlackError::MissingScopes { .. }) => Some(
-                "add the missing scopes under OAuth & Permissions (Bot Token Scopes) in the app's settings, reinstall the app to the workspace, and apply again".to_owned(),
-            ),
+            Error::PlanMismatch => Some(MAKE_A_NEW_PLAN.to_owned()),
             Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
             Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
-            Error::DeadWebhooks { .. } => Some(
-                "nothing was applied: create a new webhook in Slack, encrypt its URL, and plan again".to_owned(),
-            ),
-            Error::Unverified { .. } => Some("nothing was applied: try again later, or apply without --verify".to_owned()),
             _ => None,
         }
     }
 }
 
-/// The whole message for `error`: a config report's problems first, then one `error:`
-/// line, the chain of causes, and a hint.
+/// The whole message for `error`, as it is printed once at the top.
 pub fn describe(error: &Error) -> String {
-    let mut text = String::new();
-    if let Error::Config(ConfigError::Invalid(report)) = error {
-        text.push_str(&report.render());
-    }
-    let _ = writeln!(text, "error: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let _ = writeln!(text, "  caused by: {cause}");
-        source = cause.source();
-    }
-    if let Some(help) = error.help() {
-        let _ = writeln!(text, "  help: {help}");
-    }
-    text
+    crate::explain::describe(error)
 }

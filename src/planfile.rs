@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Config, ConfigError};
-use crate::error::Error;
+use crate::explain::Explain;
 use crate::plan::Plan;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -49,6 +49,18 @@ pub enum PlanFileError {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// The desired state it holds no longer passes the checks.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Explain for PlanFileError {
+    fn report(&self) -> Option<&config::Report> {
+        match self {
+            PlanFileError::Config(error) => error.report(),
+            _ => None,
+        }
+    }
 }
 
 impl SavedPlan {
@@ -67,17 +79,16 @@ impl SavedPlan {
 
     /// The desired state it holds, checked as thoroughly as the file it came from. `path`
     /// is the plan file's, for messages.
-    pub fn config(&self, path: &Path) -> Result<Config, Error> {
+    pub fn config(&self, path: &Path) -> Result<Config, PlanFileError> {
         if config::digest(&self.config) != self.config_digest {
             let reason = "its desired state does not match its digest (the file was edited)".to_owned();
             return Err(PlanFileError::Invalid {
                 path: path.to_owned(),
                 reason,
-            }
-            .into());
+            });
         }
         let file = format!("{} (saved in {})", self.config_file, path.display());
-        Ok(config::parse(&file, &self.config).map_err(ConfigError::Invalid)?)
+        config::parse(&file, &self.config).map_err(|report| ConfigError::Invalid(report).into())
     }
 
     /// The file's text.

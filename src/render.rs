@@ -11,6 +11,15 @@ use similar::{ChangeTag, capture_diff_slices};
 
 use crate::plan::{Action, Change, Field, Plan, Summary, TokenChange, View};
 
+/// How a command prints its data (markdown: `plan` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
 /// ANSI colours, on only when writing to a terminal and `NO_COLOR` is unset.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {

@@ -1,35 +1,52 @@
 //! `hookwarden apply`: make the applied state match the desired one, after a look at
 //! the plan; or apply exactly a saved plan.
 //!
-//! Everything Slack must confirm (a new token's scopes, `--verify` probes) is asked
-//! before anything is written; the directory sync that follows a token change comes
-//! after the commit.
+//! The pass is [`reconcile::run`], the daemon's too; this command shows the plan, asks
+//! on the terminal, and prints what Slack said and what was applied.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::BufRead;
+use std::path::PathBuf;
 
-use crate::cli::{ApplyArgs, Format, Global};
-use crate::config::{self, Config, ConfigError, Desired};
+use clap::Args;
+
+use super::Context;
+use super::slack::{SyncBar, synced_line};
+use crate::config::{self, ConfigError};
 use crate::error::{Error, Exit};
-use crate::plan::{Action, Plan, TokenChange};
+use crate::plan::Plan;
 use crate::planfile::SavedPlan;
-use crate::reconcile::{self, Provenance};
-use crate::render;
-use crate::secrets::Secret;
-use crate::slack::Probe;
-use crate::state::{Applied, StateError, SyncedDirectory, TokenFacts};
+use crate::reconcile::{self, Checks, Operator, Outcome, Pass};
+use crate::render::{self, Format};
+use crate::slack::Progress;
+use crate::state::{Applied, StateError, TokenFacts};
 
-pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exit, Error> {
-    if global.format == Format::Markdown {
-        return Err(Error::FormatUnsupported {
-            command: "apply",
-            format: "markdown",
-        });
-    }
-    let keyring = super::keyring(global, "apply")?;
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `plan --out`: apply exactly it, or refuse if the state has moved.
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Apply without asking (required off a terminal, unless a plan file is given).
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Allow a plan that deletes every webhook or more than half of them.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+
+    /// Check with Slack that each created or rotated webhook exists (without posting a
+    /// message) before writing anything.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: &ApplyArgs) -> Result<Exit, Error> {
+    super::no_markdown(ctx, "apply")?;
+    let keyring = ctx.keyring("apply")?;
     let saved = args
         .plan_file
         .as_deref()
-        .map(|path| super::read_plan(path).map(|plan| (path, plan)))
+        .map(|path| ctx.read_plan(path).map(|plan| (path, plan)))
         .transpose()?;
     let (config, desired) = match &saved {
         Some((path, saved)) => {
@@ -37,160 +54,108 @@ pub fn run(global: &Global, args: &ApplyArgs, out: &mut dyn Write) -> Result<Exi
             let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
             (config, desired)
         }
-        None => super::desired(global, &keyring)?,
+        None => ctx.desired(&keyring)?,
     };
-    let store = super::open_store(global, "apply")?;
-    let (applied, plan) = reconcile::plan(&config, &desired, &store)?;
-    if let Some((_, saved)) = &saved {
-        check_saved(saved, &applied, &plan)?;
-    }
-    let text = global.format == Format::Text;
-    if text {
-        out.write_all(render::text(&plan, super::style()).as_bytes())
-            .map_err(Error::Output)?;
-    }
-    if plan.is_empty() {
-        if !text {
-            out.write_all(outcome(&plan, applied.serial, &Report::default()).as_bytes())
-                .map_err(Error::Output)?;
+    let pass = Pass {
+        store: ctx.open_store("apply")?,
+        keyring,
+        config,
+        desired,
+        allow_mass_delete: args.allow_mass_delete,
+        verify: args.verify,
+        actor: ctx.actor.clone(),
+    };
+    let text = ctx.format == Format::Text;
+    let mut operator = ByHand {
+        saved: saved.map(|(_, saved)| saved),
+        ask: !args.auto_approve,
+        text,
+        ctx,
+    };
+    let passed = super::runtime().block_on(reconcile::run(pass, &mut operator))?;
+    let (ctx, plan) = (operator.ctx, passed.plan);
+    let shown = match passed.outcome {
+        Outcome::InSync | Outcome::Stopped if text => String::new(),
+        Outcome::InSync | Outcome::Stopped => outcome(&plan, plan.state_serial, &Checks::default()),
+        Outcome::HeldBack => {
+            return Err(Error::MassDeletion {
+                deletes: plan.summary().delete,
+                total: plan.applied_webhooks,
+            });
         }
-        return Ok(Exit::Success);
-    }
-    if plan.is_mass_deletion() && !args.allow_mass_delete {
-        return Err(Error::MassDeletion {
-            deletes: plan.summary().delete,
-            total: plan.applied_webhooks,
-        });
-    }
-    if saved.is_none() && !args.auto_approve {
-        confirm(global.format)?;
-    }
-    let runtime = super::slack::runtime();
-    let checked = match (&desired.bot_token, plan.token) {
-        (Some(token), Some(TokenChange::Set | TokenChange::Rotate)) => {
-            Some(check_new_token(&runtime, &config, token.secret())?)
+        Outcome::Applied { serial } if text => {
+            let mut shown = format!(
+                "\nApply complete: {}. State serial {serial}.\n",
+                render::summary_line(&plan)
+            );
+            if let Some(synced) = passed.synced {
+                shown.push_str(&synced_line(&synced.facts, synced.users, synced.groups));
+            }
+            shown
         }
-        _ => None,
+        Outcome::Applied { serial } => outcome(&plan, serial, &passed.checks),
     };
-    let mut report = Report::default();
-    if let Some((facts, _)) = &checked {
-        report.warnings = team_warnings(&desired, facts);
-    }
-    if args.verify {
-        report.verified = verify(&runtime, &config.slack.api_url, &desired, &plan)?;
-    }
-    if text {
-        out.write_all(report.text().as_bytes()).map_err(Error::Output)?;
-    }
-    let synced_line = checked
-        .as_ref()
-        .map(|(facts, directory)| super::slack::synced_line(facts, directory));
-    let provenance = Provenance {
-        actor: super::actor(),
-        config_digest: config.digest.clone(),
-        now: super::now(),
-    };
-    let serial = reconcile::apply(&store, &keyring, &desired, &applied, &plan, checked, provenance)?;
-    let shown = if text {
-        let mut shown = format!(
-            "\nApply complete: {}. State serial {serial}.\n",
-            render::summary_line(&plan)
-        );
-        shown.push_str(&synced_line.unwrap_or_default());
-        shown
-    } else {
-        outcome(&plan, serial, &report)
-    };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     Ok(Exit::Success)
 }
 
-/// What apply learned from Slack before writing, for its output.
-#[derive(Debug, Default)]
-struct Report {
-    warnings: Vec<String>,
-    /// Each probed webhook and Slack's verdict.
-    verified: Vec<(String, String)>,
+/// A person at the steps of the pass: the plan shown, a saved plan held to its state,
+/// the question asked, Slack's verdicts printed.
+struct ByHand<'c, 'a> {
+    ctx: &'c mut Context<'a>,
+    saved: Option<SavedPlan>,
+    /// Ask before applying (no `--auto-approve`, no saved plan).
+    ask: bool,
+    text: bool,
 }
 
-impl Report {
-    fn text(&self) -> String {
-        let mut text = String::new();
-        for (id, verdict) in &self.verified {
-            text.push_str(&format!("verified {id}: {verdict}\n"));
+impl Operator for ByHand<'_, '_> {
+    type Error = Error;
+
+    fn review(&mut self, applied: &Applied, plan: &Plan) -> Result<bool, Error> {
+        if let Some(saved) = &self.saved {
+            check_saved(saved, applied, plan)?;
         }
-        for warning in &self.warnings {
-            text.push_str(&format!("\nWarning: {warning}\n"));
+        if self.text {
+            let shown = render::text(plan, self.ctx.style());
+            self.ctx.print(&shown)?;
         }
-        text
+        Ok(true)
+    }
+
+    fn approve(&mut self, _plan: &Plan) -> Result<(), Error> {
+        if self.saved.is_none() && self.ask {
+            confirm(self.ctx)?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, facts: &TokenFacts) -> Box<dyn Fn(Progress) + Send + Sync> {
+        let bar = SyncBar::new(facts);
+        Box::new(move |progress| bar.show(progress))
+    }
+
+    fn checked(&mut self, checks: &Checks) -> Result<(), Error> {
+        if checks.failed() {
+            // Before the error: which webhooks Slack refused.
+            self.ctx.note(&report(&checks.verified, &[]));
+        } else if self.text {
+            self.ctx.print(&report(&checks.verified, &checks.warnings))?;
+        }
+        Ok(())
     }
 }
 
-/// A token being set or rotated: checked with `auth.test`, its directory read, and the
-/// file's mentions resolved against that directory, all before anything is written.
-fn check_new_token(
-    runtime: &tokio::runtime::Runtime,
-    config: &Config,
-    token: &Secret,
-) -> Result<(TokenFacts, SyncedDirectory), Error> {
-    let facts = super::slack::check_token(runtime, &config.slack.api_url, token)?;
-    let synced = super::slack::fetch(runtime, &facts, token, super::now())?;
-    reconcile::check_mentions(config, &synced.directory)?;
-    Ok((facts, synced))
-}
-
-/// Webhooks of another workspace than the new token's, as `plan` words it.
-fn team_warnings(desired: &Desired, facts: &TokenFacts) -> Vec<String> {
-    crate::plan::team_warnings(desired, &facts.team_id, &facts.team)
-}
-
-/// Probes every created or rotated webhook; a dead one, or one Slack gave no verdict
-/// on, stops the apply before anything is written. Returns each verdict.
-fn verify(
-    runtime: &tokio::runtime::Runtime,
-    api_url: &str,
-    desired: &Desired,
-    plan: &Plan,
-) -> Result<Vec<(String, String)>, Error> {
-    let client = super::slack::client(api_url);
-    let (mut dead, mut unknown, mut verdicts) = (Vec::new(), Vec::new(), Vec::new());
-    let probed = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Rotate));
-    for change in probed {
-        let Some(webhook) = desired.webhooks.iter().find(|w| w.id == change.id) else {
-            continue;
-        };
-        let verdict = match runtime.block_on(client.probe(&webhook.url)) {
-            Probe::Live => "live: Slack knows the webhook".to_owned(),
-            Probe::Dead(error) => {
-                dead.push(change.id.clone());
-                format!("dead ({error})")
-            }
-            Probe::Unknown(reason) => {
-                unknown.push(change.id.clone());
-                format!("no verdict ({reason})")
-            }
-        };
-        verdicts.push((change.id.clone(), verdict));
+/// What Slack said before the write, for people.
+fn report(verified: &[(String, String)], warnings: &[String]) -> String {
+    let mut text = String::new();
+    for (id, verdict) in verified {
+        text.push_str(&format!("verified {id}: {verdict}\n"));
     }
-    if !dead.is_empty() || !unknown.is_empty() {
-        super::session::eprint(
-            &Report {
-                verified: verdicts.clone(),
-                warnings: Vec::new(),
-            }
-            .text(),
-        );
+    for warning in warnings {
+        text.push_str(&format!("\nWarning: {warning}\n"));
     }
-    if !dead.is_empty() {
-        return Err(Error::DeadWebhooks { ids: dead });
-    }
-    if !unknown.is_empty() {
-        return Err(Error::Unverified { ids: unknown });
-    }
-    Ok(verdicts)
+    text
 }
 
 /// A saved plan is applied only against the state it was made from.
@@ -209,25 +174,14 @@ fn check_saved(saved: &SavedPlan, applied: &Applied, plan: &Plan) -> Result<(), 
 }
 
 /// Asks on the terminal; the question goes to stderr, so stdout stays the plan.
-fn confirm(format: Format) -> Result<(), Error> {
-    if format != Format::Text {
+fn confirm(ctx: &mut Context<'_>) -> Result<(), Error> {
+    if ctx.format != Format::Text {
         return Err(Error::NotConfirmed {
             why: "--format json cannot ask",
         });
     }
-    // In a session the caller's terminal decides, and the daemon never reads its own.
-    let terminal = super::session::terminal().unwrap_or_else(|| std::io::stdin().is_terminal());
-    if !terminal {
-        return Err(Error::NotConfirmed {
-            why: "standard input is not a terminal",
-        });
-    }
-    if super::session::active() {
-        return Err(Error::NotConfirmed {
-            why: "the daemon cannot ask on the caller's terminal",
-        });
-    }
-    eprint!("\nApply these changes? Only 'yes' is accepted: ");
+    ctx.can_ask().map_err(|why| Error::NotConfirmed { why })?;
+    ctx.note("\nApply these changes? Only 'yes' is accepted: ");
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -242,8 +196,8 @@ fn confirm(format: Format) -> Result<(), Error> {
 
 /// What `apply --format json` prints: whether anything was applied, the serial now,
 /// the plan (as `plan --format json` shows it), and what Slack said before the write.
-fn outcome(plan: &Plan, serial: u64, report: &Report) -> String {
-    let verified: Vec<serde_json::Value> = report
+fn outcome(plan: &Plan, serial: u64, checks: &Checks) -> String {
+    let verified: Vec<serde_json::Value> = checks
         .verified
         .iter()
         .map(|(id, verdict)| serde_json::json!({"id": id, "verdict": verdict}))
@@ -253,7 +207,7 @@ fn outcome(plan: &Plan, serial: u64, report: &Report) -> String {
         "state_serial": serial,
         "plan": render::json_value(plan),
         "verified": verified,
-        "warnings": report.warnings,
+        "warnings": checks.warnings,
     });
     format!(
         "{}\n",

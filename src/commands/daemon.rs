@@ -1,21 +1,64 @@
 //! `hookwarden daemon`: the alert endpoint and its delivery workers, under systemd or
-//! by hand.
+//! by hand. This is the daemon's composition root: it opens the state, finds the
+//! identity and the tokens, binds the listener, and hands the daemon the runner of the
+//! commands forwarded to it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use crate::cli::{DaemonArgs, Global};
-use crate::daemon::{self, Listener, Options};
-use crate::error::{Error, Exit};
-use crate::outbox::{Pacing, Retry};
-use crate::secrets::Secret;
+use clap::Args;
 
-pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
-    let keyring = super::keyring(global, "daemon")?;
-    let api_token = api_token()?;
-    let store = super::open_store(global, "daemon")?;
+use super::Context;
+use crate::daemon::{self, ApplyMode, DaemonError, Listener, Options};
+use crate::delivery::{Pacing, Retry};
+use crate::error::{Error, Exit};
+use crate::remote::Runner;
+use crate::secrets::{ADMIN_TOKEN_FILE, API_TOKEN_FILE, token_from_env};
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Where the HTTP API listens: HOST:PORT, or unix:PATH for a unix socket.
+    #[arg(
+        long,
+        env = "HOOKWARDEN_LISTEN",
+        default_value = "127.0.0.1:8787",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+
+    /// auto: apply every valid change of the file; off: only report drift.
+    #[arg(long, value_enum, default_value_t = ApplyMode::Auto)]
+    pub apply: ApplyMode,
+
+    /// How often to check the file even without a change event.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub periodic: humantime::Duration,
+
+    /// Messages per second per webhook (0: no pacing).
+    #[arg(long, default_value_t = 1.0, value_name = "N")]
+    pub rate: f64,
+
+    /// Messages a webhook may send at once after a quiet spell.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub burst: u32,
+
+    /// The first retry's delay after a 5xx or a network error; it doubles up to 5 minutes.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub retry_first: humantime::Duration,
+
+    /// Refuse new alerts (503) while this many wait.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub queue_limit: usize,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; `runner` runs what the admin socket and
+/// remote admin forward.
+pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<Exit, Error> {
+    let keyring = ctx.keyring("daemon")?;
+    let api_token = token_from_env(API_TOKEN_FILE)?;
+    let store = ctx.open_store("daemon")?;
     let options = Options {
-        config: global.config.clone(),
+        config: ctx.config.clone(),
         apply: args.apply,
         debounce: Duration::from_millis(250),
         periodic: args.periodic.into(),
@@ -29,30 +72,37 @@ pub fn run(global: &Global, args: &DaemonArgs) -> Result<Exit, Error> {
         },
         queue_limit: args.queue_limit,
         api_token,
-        admin_token: crate::admin::admin_token()?,
+        admin_token: token_from_env(ADMIN_TOKEN_FILE)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
+    let out = &mut *ctx.out;
     runtime.block_on(async {
         let (listener, shown) = bind(&args.listen).await?;
         // Said once ready: the state loaded, the first pass done, the admin socket bound.
-        let ready = move || println!("hookwarden daemon listening on {shown}");
-        daemon::run(listener, store, keyring, options, ready, shutdown_signal()).await
+        let ready = move || {
+            let _ = out.write_all(format!("hookwarden daemon listening on {shown}\n").as_bytes());
+            let _ = out.flush();
+        };
+        daemon::run(
+            listener,
+            store,
+            keyring,
+            options,
+            runner,
+            ready,
+            shutdown_signal(),
+        )
+        .await
     })?;
     Ok(Exit::Success)
 }
 
-/// `HOOKWARDEN_API_TOKEN_FILE`: the bearer token every request but the health checks
-/// must carry.
-pub fn api_token() -> Result<Option<Secret>, Error> {
-    crate::admin::token_from_file("HOOKWARDEN_API_TOKEN_FILE")
-}
-
 /// `unix:/path/to.sock` or `HOST:PORT`; returns the listener and how to reach it.
-async fn bind(address: &str) -> Result<(Listener, String), Error> {
-    let failed = |source| Error::Listen {
+async fn bind(address: &str) -> Result<(Listener, String), DaemonError> {
+    let failed = |source| DaemonError::Listen {
         address: address.to_owned(),
         source,
     };

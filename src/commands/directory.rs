@@ -1,54 +1,67 @@
 //! `hookwarden directory sync|list|resolve`: the Slack directory the bot token sees.
 
-use std::io::Write;
-
+use clap::Subcommand;
 use serde::Serialize;
 
-use crate::cli::{DirectoryCommand, Format, Global};
+use super::Context;
+use super::table::table;
+use crate::clock::rfc3339_secs as timestamp;
 use crate::directory::{Directory, Index};
 use crate::error::{Error, Exit};
-use crate::secrets::decrypt;
+use crate::reconcile;
+use crate::render::Format;
 
-pub fn run(global: &Global, command: &DirectoryCommand, out: &mut dyn Write) -> Result<Exit, Error> {
-    if global.format == Format::Markdown {
-        return Err(Error::FormatUnsupported {
-            command: "directory",
-            format: "markdown",
-        });
-    }
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Read every user and user group from Slack with the applied bot token.
+    Sync,
+    /// Show the synced users and user groups.
+    List,
+    /// Show what each mention resolves to; fails on an unknown or ambiguous one.
+    Resolve {
+        /// Handles, display names, emails, group handles, `here`, `channel`, `everyone`.
+        #[arg(required = true, value_name = "MENTION")]
+        mentions: Vec<String>,
+    },
+}
+
+pub fn run(ctx: &mut Context<'_>, command: &DirectoryCommand) -> Result<Exit, Error> {
+    super::no_markdown(ctx, "directory")?;
     match command {
-        DirectoryCommand::Sync => sync(global, out),
-        DirectoryCommand::List => list(global, out),
-        DirectoryCommand::Resolve { mentions } => resolve(global, mentions, out),
+        DirectoryCommand::Sync => sync(ctx),
+        DirectoryCommand::List => list(ctx),
+        DirectoryCommand::Resolve { mentions } => resolve(ctx, mentions),
     }
 }
 
-fn sync(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
-    let keyring = super::keyring(global, "directory sync")?;
-    let store = super::open_store(global, "directory sync")?;
-    let token = store.applied()?.token.ok_or(Error::NoToken)?;
-    let facts = token.facts.ok_or(Error::NoToken)?;
-    let secret = decrypt(&token.secret.armored, &keyring)?;
-    let runtime = super::slack::runtime();
-    let synced = super::slack::sync(&runtime, &store, &facts, &secret, super::now())?;
-    let shown = match global.format {
+fn sync(ctx: &mut Context<'_>) -> Result<Exit, Error> {
+    let keyring = ctx.keyring("directory sync")?;
+    let store = ctx.open_store("directory sync")?;
+    let (facts, secret) = reconcile::applied_token(&store, &keyring)?.ok_or(Error::NoToken)?;
+    let synced = super::slack::read_directory(&facts, &secret)?;
+    store.replace_directory(&synced)?;
+    let shown = match ctx.format {
         Format::Json => format!(
             "{}\n",
             serde_json::json!({
                 "team_id": facts.team_id,
                 "users": synced.directory.users.len(),
                 "groups": synced.directory.groups.len(),
-                "synced_at": super::timestamp(synced.synced_at),
+                "synced_at": timestamp(synced.synced_at),
             })
         ),
-        _ => super::slack::synced_line(&facts, &synced),
+        _ => super::slack::synced_line(
+            &facts,
+            synced.directory.users.len(),
+            synced.directory.groups.len(),
+        ),
     };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     Ok(Exit::Success)
 }
 
-fn stored(global: &Global, command: &str) -> Result<Directory, Error> {
-    let store = super::open_existing_store(global, command)?;
+fn stored(ctx: &Context<'_>, command: &str) -> Result<Directory, Error> {
+    let store = ctx.open_existing_store(command)?;
     let synced = match store {
         Some(store) => store.directory()?,
         None => None,
@@ -56,9 +69,9 @@ fn stored(global: &Global, command: &str) -> Result<Directory, Error> {
     synced.map(|s| s.directory).ok_or(Error::NotSynced)
 }
 
-fn list(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
-    let directory = stored(global, "directory list")?;
-    let shown = match global.format {
+fn list(ctx: &mut Context<'_>) -> Result<Exit, Error> {
+    let directory = stored(ctx, "directory list")?;
+    let shown = match ctx.format {
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&directory).expect("serializes")
@@ -92,14 +105,10 @@ fn list(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
                     ]
                 })
                 .collect();
-            format!(
-                "{}\n{}",
-                super::status::table(&header, &users),
-                super::status::table(&header_groups, &groups)
-            )
+            format!("{}\n{}", table(&header, &users), table(&header_groups, &groups))
         }
     };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     Ok(Exit::Success)
 }
 
@@ -111,8 +120,8 @@ struct Resolution<'a> {
     error: Option<String>,
 }
 
-fn resolve(global: &Global, mentions: &[String], out: &mut dyn Write) -> Result<Exit, Error> {
-    let directory = stored(global, "directory resolve")?;
+fn resolve(ctx: &mut Context<'_>, mentions: &[String]) -> Result<Exit, Error> {
+    let directory = stored(ctx, "directory resolve")?;
     let index = Index::new(directory);
     let resolutions: Vec<Resolution<'_>> = mentions
         .iter()
@@ -129,7 +138,7 @@ fn resolve(global: &Global, mentions: &[String], out: &mut dyn Write) -> Result<
             },
         })
         .collect();
-    let shown = match global.format {
+    let shown = match ctx.format {
         Format::Json => format!(
             "{}\n",
             serde_json::to_string_pretty(&resolutions).expect("serializes")
@@ -146,7 +155,7 @@ fn resolve(global: &Global, mentions: &[String], out: &mut dyn Write) -> Result<
                 .collect()
         }
     };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     let failed = resolutions.iter().any(|r| r.error.is_some());
     Ok(if failed { Exit::Failure } else { Exit::Success })
 }

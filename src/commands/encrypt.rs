@@ -3,24 +3,38 @@
 //! The secret is read from stdin, never from arguments, so it stays out of shell
 //! history and process listings.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
 
+use clap::Args;
 use zeroize::Zeroizing;
 
-use crate::cli::{EncryptArgs, Global};
+use super::Context;
 use crate::config;
 use crate::error::{Error, Exit};
 use crate::secrets::{Recipients, Secret, encrypt};
 
-pub fn run(
-    global: &Global,
-    args: &EncryptArgs,
-    input: &mut dyn Read,
-    out: &mut dyn Write,
-) -> Result<Exit, Error> {
-    let recipients = recipients(global, args)?;
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Encrypt to this recipient (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`); repeatable.
+    /// Default: the file's `recipients:`.
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+
+    /// Encrypt to the recipients listed in FILE, one a line; repeatable.
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    pub recipients_files: Vec<PathBuf>,
+
+    /// Print a YAML `age: |` block, ready to paste under `url:` or `bot_token:`.
+    #[arg(long)]
+    pub yaml: bool,
+}
+
+/// Encrypts what `input` (standard input) holds.
+pub fn run(ctx: &mut Context<'_>, args: &EncryptArgs, input: &mut dyn Read) -> Result<Exit, Error> {
+    let recipients = recipients(ctx, args)?;
     if std::io::stdin().is_terminal() {
-        eprintln!("Paste the secret, then press Enter and Ctrl-D:");
+        ctx.note("Paste the secret, then press Enter and Ctrl-D:\n");
     }
     let mut text = Zeroizing::new(String::new());
     input.read_to_string(&mut text).map_err(Error::Stdin)?;
@@ -31,22 +45,22 @@ pub fn run(
     }
     let armored = encrypt(&Secret::new(secret), &recipients)?;
     let printed = if args.yaml { as_yaml(&armored) } else { armored };
-    out.write_all(printed.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&printed)?;
     Ok(Exit::Success)
 }
 
 /// `-r` and `-R` when given, else the `recipients:` of the config file.
-fn recipients(global: &Global, args: &EncryptArgs) -> Result<Recipients, Error> {
+fn recipients(ctx: &Context<'_>, args: &EncryptArgs) -> Result<Recipients, Error> {
     let mut recipients = Recipients::parse(&args.recipients)?;
     for path in &args.recipients_files {
         recipients.extend(Recipients::from_file(path)?);
     }
-    if recipients.is_empty() && global.config.exists() {
-        recipients = Recipients::parse(&config::recipients(&global.config)?)?;
+    if recipients.is_empty() && ctx.config.exists() {
+        recipients = Recipients::parse(&config::recipients(&ctx.config)?)?;
     }
     if recipients.is_empty() {
         return Err(Error::NoRecipients {
-            config: global.config.clone(),
+            config: ctx.config.clone(),
         });
     }
     Ok(recipients)

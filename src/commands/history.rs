@@ -1,27 +1,32 @@
 //! `hookwarden history`: the audit log of applies, and `--verify` of its hash chain.
 
-use std::io::Write;
+use clap::Args;
 
-use crate::cli::{Format, Global, HistoryArgs};
+use super::Context;
+use super::table::table;
+use crate::clock::rfc3339_secs as timestamp;
 use crate::error::{Error, Exit};
+use crate::render::Format;
 use crate::state::audit::{self, AuditEntry};
 
-pub fn run(global: &Global, args: &HistoryArgs, out: &mut dyn Write) -> Result<Exit, Error> {
-    if global.format == Format::Markdown {
-        return Err(Error::FormatUnsupported {
-            command: "history",
-            format: "markdown",
-        });
-    }
-    let Some(store) = super::open_existing_store(global, "history")? else {
-        let shown = match global.format {
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Check the hash chain and report the first entry that was altered.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: &HistoryArgs) -> Result<Exit, Error> {
+    super::no_markdown(ctx, "history")?;
+    let Some(store) = ctx.open_existing_store("history")? else {
+        let shown = match ctx.format {
             Format::Json => "[]\n".to_owned(),
             _ => format!(
                 "No applies yet: there is no state in {}.\n",
-                global.state_dir().display()
+                ctx.state_dir.display()
             ),
         };
-        out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+        ctx.print(&shown)?;
         return Ok(Exit::Success);
     };
     let entries = store.history()?;
@@ -31,7 +36,7 @@ pub fn run(global: &Global, args: &HistoryArgs, out: &mut dyn Write) -> Result<E
             serial: broken.serial,
             reason: broken.reason,
         })?;
-        let shown = match global.format {
+        let shown = match ctx.format {
             Format::Json => format!(
                 "{}\n",
                 serde_json::json!({"verified": true, "entries": entries.len(), "head": head.hash})
@@ -47,14 +52,14 @@ pub fn run(global: &Global, args: &HistoryArgs, out: &mut dyn Write) -> Result<E
                 }
             ),
         };
-        out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+        ctx.print(&shown)?;
         return Ok(Exit::Success);
     }
-    let shown = match global.format {
+    let shown = match ctx.format {
         Format::Json => json(&entries),
         _ => text(&entries),
     };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     Ok(Exit::Success)
 }
 
@@ -63,7 +68,7 @@ fn json(entries: &[AuditEntry]) -> String {
         .iter()
         .map(|e| {
             let mut value = serde_json::to_value(e).expect("serializes");
-            value["time"] = super::timestamp(e.time).into();
+            value["time"] = timestamp(e.time).into();
             value
         })
         .collect();
@@ -84,12 +89,12 @@ fn text(entries: &[AuditEntry]) -> String {
             let digest: String = e.config_digest.chars().take(19).collect();
             [
                 format!("#{}", e.serial),
-                super::timestamp(e.time),
+                timestamp(e.time),
                 e.actor.clone(),
                 e.summary.clone(),
                 digest,
             ]
         })
         .collect();
-    super::status::table(&header, &rows)
+    table(&header, &rows)
 }

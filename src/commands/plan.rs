@@ -1,37 +1,45 @@
 //! `hookwarden plan`: what apply would change, for people, programs and pull requests.
 
-use std::io::Write;
+use std::path::PathBuf;
 
-use crate::cli::{Format, Global, PlanArgs};
+use clap::Args;
+
+use super::Context;
 use crate::error::{Error, Exit};
 use crate::planfile::SavedPlan;
 use crate::reconcile;
-use crate::render;
+use crate::render::{self, Format};
 
-pub fn run(global: &Global, args: &PlanArgs, out: &mut dyn Write) -> Result<Exit, Error> {
-    let keyring = super::keyring(global, "plan")?;
-    let (config, desired) = super::desired(global, &keyring)?;
-    let store = super::open_store(global, "plan")?;
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Save the plan (ciphertexts only) for `hookwarden apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+pub fn run(ctx: &mut Context<'_>, args: &PlanArgs) -> Result<Exit, Error> {
+    let keyring = ctx.keyring("plan")?;
+    let (config, desired) = ctx.desired(&keyring)?;
+    let store = ctx.open_store("plan")?;
     let (_, plan) = reconcile::plan(&config, &desired, &store)?;
-    let shown = match global.format {
-        Format::Text => render::text(&plan, super::style()),
+    let shown = match ctx.format {
+        Format::Text => render::text(&plan, ctx.style()),
         Format::Json => render::json(&plan),
         Format::Markdown => render::markdown(&plan),
     };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     if let Some(path) = &args.out {
-        let saved = SavedPlan::new(&config, &plan);
-        if !super::session::write(path, saved.to_json()) {
-            saved.write(path)?;
-        }
-        if global.format == Format::Text {
-            writeln!(
-                out,
-                "\nSaved the plan to {}; apply exactly it with `hookwarden apply {}`.",
+        ctx.write_plan(path, &SavedPlan::new(&config, &plan))?;
+        if ctx.format == Format::Text {
+            ctx.print(&format!(
+                "\nSaved the plan to {}; apply exactly it with `hookwarden apply {}`.\n",
                 path.display(),
                 path.display()
-            )
-            .map_err(Error::Output)?;
+            ))?;
         }
     }
     Ok(if args.detailed_exitcode && !plan.is_empty() {

@@ -1,5 +1,5 @@
-//! What the commands share for talking to Slack: a runtime, the token check, and the
-//! directory sync with its progress display.
+//! What the commands share for talking to Slack: reading a directory with a progress
+//! line on a terminal, and the line that says what was read.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -7,78 +7,52 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::Error;
+use crate::reconcile;
 use crate::secrets::Secret;
-use crate::slack::{self, Client, Endpoints, Progress};
-use crate::state::{Store, SyncedDirectory, TokenFacts};
+use crate::slack::Progress;
+use crate::state::{SyncedDirectory, TokenFacts};
 
-/// The commands are sequential: one thread drives the few requests they make.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts")
-}
+/// A spinner on stderr while a directory is read, when stderr is a terminal; cleared
+/// once it is dropped.
+pub struct SyncBar(ProgressBar);
 
-pub fn client(api_url: &str) -> Client {
-    Client::new(Endpoints::from_env(api_url))
-}
-
-/// `auth.test` and the scope check, before anything is written.
-pub fn check_token(
-    runtime: &tokio::runtime::Runtime,
-    api_url: &str,
-    token: &Secret,
-) -> Result<TokenFacts, Error> {
-    runtime.block_on(crate::reconcile::token_facts(&client(api_url), api_url, token))
-}
-
-/// Reads the directory `token` sees, with a progress line on a terminal.
-pub fn fetch(
-    runtime: &tokio::runtime::Runtime,
-    facts: &TokenFacts,
-    token: &Secret,
-    now: u64,
-) -> Result<SyncedDirectory, Error> {
-    let bar = if std::io::stderr().is_terminal() {
+impl SyncBar {
+    pub fn new(facts: &TokenFacts) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return SyncBar(ProgressBar::hidden());
+        }
         let bar = ProgressBar::new_spinner().with_style(
             ProgressStyle::with_template("{spinner} Syncing the Slack directory of {prefix}: {msg}")
                 .expect("a valid template"),
         );
         bar.set_prefix(facts.team.clone());
         bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let show = |p: Progress| bar.set_message(format!("{} users ({} pages)", p.users, p.pages));
-    let result = runtime.block_on(slack::sync_directory(&client(&facts.api_url), token, &show));
-    bar.finish_and_clear();
-    Ok(SyncedDirectory {
-        synced_at: now,
-        directory: result?,
-    })
+        SyncBar(bar)
+    }
+
+    pub fn show(&self, progress: Progress) {
+        self.0
+            .set_message(format!("{} users ({} pages)", progress.users, progress.pages));
+    }
 }
 
-/// Syncs and stores the directory; the stored one is replaced only on success.
-pub fn sync(
-    runtime: &tokio::runtime::Runtime,
-    store: &Store,
-    facts: &TokenFacts,
-    token: &Secret,
-    now: u64,
-) -> Result<SyncedDirectory, Error> {
-    let synced = fetch(runtime, facts, token, now)?;
-    store.replace_directory(&synced)?;
-    Ok(synced)
+impl Drop for SyncBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Reads the directory `token` sees, with a progress line on a terminal.
+pub fn read_directory(facts: &TokenFacts, token: &Secret) -> Result<SyncedDirectory, Error> {
+    let bar = SyncBar::new(facts);
+    let show = |progress| bar.show(progress);
+    Ok(super::runtime().block_on(reconcile::read_directory(facts, token, &show))?)
 }
 
 /// `Synced the Slack directory of Acme (T0001): 120 users, 4 user groups.`
-pub fn synced_line(facts: &TokenFacts, synced: &SyncedDirectory) -> String {
+pub fn synced_line(facts: &TokenFacts, users: usize, groups: usize) -> String {
     format!(
-        "Synced the Slack directory of {} ({}): {} users, {} user groups.\n",
-        facts.team,
-        facts.team_id,
-        synced.directory.users.len(),
-        synced.directory.groups.len()
+        "Synced the Slack directory of {} ({}): {users} users, {groups} user groups.\n",
+        facts.team, facts.team_id,
     )
 }

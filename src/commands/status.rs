@@ -1,12 +1,14 @@
 //! `hookwarden status`: the applied webhooks and token, as the state holds them.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::{Format, Global};
+use super::Context;
+use super::table::table;
+use crate::clock::rfc3339_secs as timestamp;
 use crate::error::{Error, Exit};
+use crate::render::Format;
 use crate::slack::REQUIRED_SCOPES;
 use crate::state::{Applied, SyncedDirectory};
 
@@ -49,23 +51,18 @@ struct DirectoryStatus {
     groups: usize,
 }
 
-pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
-    if global.format == Format::Markdown {
-        return Err(Error::FormatUnsupported {
-            command: "status",
-            format: "markdown",
-        });
-    }
-    let (applied, directory) = match super::open_existing_store(global, "status")? {
+pub fn run(ctx: &mut Context<'_>) -> Result<Exit, Error> {
+    super::no_markdown(ctx, "status")?;
+    let (applied, directory) = match ctx.open_existing_store("status")? {
         Some(store) => (store.applied()?, store.directory()?),
         None => (Applied::default(), None),
     };
     let status = status(&applied, directory.as_ref());
-    let shown = match global.format {
+    let shown = match ctx.format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&status).expect("serializes")),
         _ => text(&status),
     };
-    out.write_all(shown.as_bytes()).map_err(Error::Output)?;
+    ctx.print(&shown)?;
     Ok(Exit::Success)
 }
 
@@ -79,9 +76,9 @@ fn status<'a>(applied: &'a Applied, directory: Option<&SyncedDirectory>) -> Stat
             channel: w.channel.as_deref(),
             url: &w.url.redacted,
             mentions: &w.mentions,
-            created_at: super::timestamp(w.created_at),
-            updated_at: super::timestamp(w.updated_at),
-            rotated_at: w.rotated_at.map(super::timestamp),
+            created_at: timestamp(w.created_at),
+            updated_at: timestamp(w.updated_at),
+            rotated_at: w.rotated_at.map(timestamp),
         })
         .collect();
     let token = applied.token.as_ref();
@@ -91,14 +88,14 @@ fn status<'a>(applied: &'a Applied, directory: Option<&SyncedDirectory>) -> Stat
         webhooks,
         bot_token: TokenStatus {
             set: token.is_some(),
-            set_at: token.map(|t| super::timestamp(t.set_at)),
-            rotated_at: token.and_then(|t| t.rotated_at.map(super::timestamp)),
+            set_at: token.map(|t| timestamp(t.set_at)),
+            rotated_at: token.and_then(|t| t.rotated_at.map(timestamp)),
             team_id: facts.map(|f| f.team_id.clone()),
             team: facts.map(|f| f.team.clone()),
             scopes_ok: facts.map(|f| REQUIRED_SCOPES.iter().all(|s| f.scopes.iter().any(|g| g == s))),
         },
         directory: directory.map(|d| DirectoryStatus {
-            synced_at: super::timestamp(d.synced_at),
+            synced_at: timestamp(d.synced_at),
             users: d.directory.users.len(),
             groups: d.directory.groups.len(),
         }),
@@ -152,26 +149,5 @@ fn text(status: &Status<'_>) -> String {
         "\nBot token: {line}\nDirectory: {directory}\nState serial: {}\n",
         status.state_serial
     );
-    out
-}
-
-/// Left-aligned columns, two spaces apart.
-pub(super) fn table<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(header).chain(rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
     out
 }

@@ -4,10 +4,10 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::{Format, Global};
+use super::Context;
 use crate::config::{self, ConfigError, Problem};
 use crate::error::{Error, Exit};
-use crate::secrets::{self, Keyring};
+use crate::render::Format;
 
 /// What `validate --format json` prints.
 #[derive(Debug, Default, Serialize)]
@@ -25,32 +25,27 @@ struct Outcome {
     error: Option<String>,
 }
 
-pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
-    if global.format == Format::Markdown {
-        return Err(Error::FormatUnsupported {
-            command: "validate",
-            format: "markdown",
-        });
-    }
+pub fn run(ctx: &mut Context<'_>) -> Result<Exit, Error> {
+    super::no_markdown(ctx, "validate")?;
     let mut outcome = Outcome {
-        file: global.config.display().to_string(),
+        file: ctx.config.display().to_string(),
         ..Outcome::default()
     };
-    match check(global, &mut outcome) {
+    match check(ctx, &mut outcome) {
         Ok(()) => {
             outcome.valid = true;
-            match global.format {
-                Format::Json => print_json(out, &outcome)?,
-                _ => print_text(out, &outcome).map_err(Error::Output)?,
+            match ctx.format {
+                Format::Json => print_json(ctx.out, &outcome)?,
+                _ => print_text(ctx.out, &outcome).map_err(Error::Output)?,
             }
             Ok(Exit::Success)
         }
-        Err(error) if global.format == Format::Json => {
+        Err(error) if ctx.format == Format::Json => {
             match error {
                 Error::Config(ConfigError::Invalid(report)) => outcome.problems = report.problems,
                 other => outcome.error = Some(other.to_string()),
             }
-            print_json(out, &outcome)?;
+            print_json(ctx.out, &outcome)?;
             Ok(Exit::Failure)
         }
         Err(error) => Err(error),
@@ -58,13 +53,11 @@ pub fn run(global: &Global, out: &mut dyn Write) -> Result<Exit, Error> {
 }
 
 /// Fills `outcome` as far as the checks get.
-fn check(global: &Global, outcome: &mut Outcome) -> Result<(), Error> {
-    let config = super::load_config(global)?;
+fn check(ctx: &Context<'_>, outcome: &mut Outcome) -> Result<(), Error> {
+    let config = ctx.load_config()?;
     outcome.webhooks = config.webhooks.len();
     outcome.bot_token = config.slack.bot_token.is_some();
-    let keyring: Option<Keyring> =
-        secrets::discover(global.identity.as_deref(), |name| std::env::var_os(name))?;
-    if let Some(keyring) = keyring {
+    if let Some(keyring) = ctx.find_keyring()? {
         outcome.identity = Some(keyring.source().to_string());
         config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
         outcome.secrets_checked = true;

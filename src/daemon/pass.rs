@@ -1,6 +1,6 @@
-//! One reconcile pass of the daemon: read the file, check it, plan, and apply when
-//! allowed. Level-triggered: nothing is carried from the trigger, everything is read
-//! again; a pass over an unchanged file is skipped by its digest.
+//! One reconcile pass of the daemon: read the file, check it, and run the one
+//! [`reconcile::run`] pass over it. Level-triggered: nothing is carried from the trigger,
+//! everything is read again; a pass over an unchanged file is skipped by its digest.
 //!
 //! An invalid file keeps the last good state: its problems go to the log, to
 //! `hookwarden_config_valid` and to `/healthz`. A plan that would delete more than half
@@ -8,14 +8,13 @@
 
 use std::sync::Arc;
 
+use super::{ApplyMode, DaemonError, Shared, load};
 use crate::config::{self, ConfigError};
-use crate::error::Error;
-use crate::reconcile::{self, Provenance};
+use crate::explain::describe;
+use crate::plan::Plan;
+use crate::reconcile::{self, Checks, Operator, Pass, ReconcileError};
 use crate::render;
-use crate::slack::{self, Client, Endpoints};
-use crate::state::SyncedDirectory;
-
-use super::{ApplyMode, Context};
+use crate::state::Applied;
 
 /// What a pass found, for the log and systemd's status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,13 +44,13 @@ impl Outcome {
 }
 
 /// One pass; `force` ignores the digest of the last pass (SIGHUP, the periodic pass).
-pub async fn run(ctx: &Arc<Context>, force: bool) -> Outcome {
+pub(super) async fn run(ctx: &Arc<Shared>, force: bool) -> Outcome {
     let path = &ctx.options.config;
     let text = match tokio::fs::read_to_string(path).await {
         Ok(text) => text,
         Err(error) => {
             // The same content restored must count as a change.
-            ctx.last_digest.lock().expect("never poisoned").take();
+            ctx.forget_digest();
             return invalid(ctx, vec![format!("cannot read {}: {error}", path.display())]);
         }
     };
@@ -66,35 +65,36 @@ pub async fn run(ctx: &Arc<Context>, force: bool) -> Outcome {
     match attempt(ctx, &text).await {
         Ok(outcome) => {
             ctx.metrics.config_valid.set(1);
-            let pending = match &outcome {
-                Outcome::Drift(_) | Outcome::HeldBack(_) => 1,
-                _ => 0,
-            };
-            ctx.metrics.pending_changes.set(pending);
-            let problems = match &outcome {
-                Outcome::Drift(summary) => vec![format!(
-                    "the file differs from the applied state ({summary}): run `hookwarden apply`"
-                )],
-                Outcome::HeldBack(summary) => {
-                    vec![format!(
-                        "a plan that deletes most webhooks is held back ({summary}): run `hookwarden apply --allow-mass-delete`"
-                    )]
-                }
-                _ => Vec::new(),
-            };
+            let problems = pending(&outcome);
+            ctx.metrics.pending_changes.set(i64::from(!problems.is_empty()));
             *ctx.problems.write().expect("never poisoned") = problems;
             outcome
         }
-        Err(Error::Config(ConfigError::Invalid(report))) => invalid(ctx, report.lines()),
+        Err(DaemonError::Reconcile(ReconcileError::Config(ConfigError::Invalid(report)))) => {
+            invalid(ctx, report.lines())
+        }
         Err(error) => {
             // Slack or the state failed, not the file: the next pass tries again.
-            ctx.last_digest.lock().expect("never poisoned").take();
-            invalid(ctx, vec![crate::error::describe(&error).trim_end().to_owned()])
+            ctx.forget_digest();
+            invalid(ctx, vec![describe(&error).trim_end().to_owned()])
         }
     }
 }
 
-fn invalid(ctx: &Context, problems: Vec<String>) -> Outcome {
+/// What `/healthz` says about changes that wait for someone.
+fn pending(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Drift(summary) => vec![format!(
+            "the file differs from the applied state ({summary}): run `hookwarden apply`"
+        )],
+        Outcome::HeldBack(summary) => vec![format!(
+            "a plan that deletes most webhooks is held back ({summary}): run `hookwarden apply --allow-mass-delete`"
+        )],
+        _ => Vec::new(),
+    }
+}
+
+fn invalid(ctx: &Shared, problems: Vec<String>) -> Outcome {
     for problem in &problems {
         tracing::error!(problem = %problem, "the desired-state file cannot be applied; keeping the last good state");
     }
@@ -103,58 +103,70 @@ fn invalid(ctx: &Context, problems: Vec<String>) -> Outcome {
     Outcome::Invalid
 }
 
-async fn attempt(ctx: &Arc<Context>, text: &str) -> Result<Outcome, Error> {
-    let (file, text) = (ctx.options.config.display().to_string(), text.to_owned());
-    let (keyring, store) = (ctx.keyring.clone(), ctx.store.clone());
-    // Off the runtime's thread, which also serves the alert endpoint.
-    let (config, desired, applied, plan) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-        let (config, desired) = config::parse_open(&file, &text, &keyring).map_err(ConfigError::Invalid)?;
-        let (applied, plan) = reconcile::plan(&config, &desired, &store)?;
-        Ok((config, desired, applied, plan))
-    })
-    .await
-    .expect("the planning task does not panic")?;
-    if plan.is_empty() {
-        return Ok(Outcome::InSync);
+/// The daemon at the steps of the pass: `--apply off` stops after the plan.
+struct Unattended {
+    apply: ApplyMode,
+}
+
+impl Operator for Unattended {
+    type Error = DaemonError;
+
+    fn review(&mut self, _applied: &Applied, plan: &Plan) -> Result<bool, DaemonError> {
+        Ok(plan.is_empty() || self.apply == ApplyMode::Auto)
     }
-    let summary = render::summary_line(&plan);
-    if ctx.options.apply == ApplyMode::Off {
-        tracing::warn!(%summary, "the desired-state file differs from the applied state; not applied (--apply off)");
-        return Ok(Outcome::Drift(summary));
+
+    fn approve(&mut self, plan: &Plan) -> Result<(), DaemonError> {
+        tracing::info!(plan = %render::text(plan, render::Style { color: false }), "applying the desired-state file");
+        Ok(())
     }
-    if plan.is_mass_deletion() {
-        ctx.metrics.mass_deletions_held.inc();
-        tracing::error!(%summary, "a plan that deletes most webhooks is held back; apply it with --allow-mass-delete");
-        return Ok(Outcome::HeldBack(summary));
-    }
-    let new_token = match (&desired.bot_token, plan.token) {
-        (Some(token), Some(crate::plan::TokenChange::Set | crate::plan::TokenChange::Rotate)) => {
-            let client = Client::new(Endpoints::from_env(&config.slack.api_url));
-            let facts = reconcile::token_facts(&client, &config.slack.api_url, token.secret()).await?;
-            let directory = slack::sync_directory(&client, token.secret(), &|_| {}).await?;
-            reconcile::check_mentions(&config, &directory)?;
-            Some((
-                facts,
-                SyncedDirectory {
-                    synced_at: super::now_secs(),
-                    directory,
-                },
-            ))
+
+    fn checked(&mut self, checks: &Checks) -> Result<(), DaemonError> {
+        for warning in &checks.warnings {
+            tracing::warn!(%warning, "applying the desired-state file");
         }
-        _ => None,
+        Ok(())
+    }
+}
+
+async fn attempt(ctx: &Arc<Shared>, text: &str) -> Result<Outcome, DaemonError> {
+    let (file, text, keyring) = (
+        ctx.options.config.display().to_string(),
+        text.to_owned(),
+        ctx.keyring.clone(),
+    );
+    // Off the runtime's thread, which also serves the alert endpoint.
+    let (config, desired) = tokio::task::spawn_blocking(move || config::parse_open(&file, &text, &keyring))
+        .await
+        .expect("the parsing task does not panic")
+        .map_err(|report| ReconcileError::Config(ConfigError::Invalid(report)))?;
+    let pass = Pass {
+        store: ctx.store.clone(),
+        keyring: ctx.keyring.clone(),
+        config,
+        desired,
+        allow_mass_delete: false,
+        verify: false,
+        actor: crate::actor::daemon(),
     };
-    tracing::info!(plan = %render::text(&plan, render::Style { color: false }), "applying the desired-state file");
-    let (keyring, store) = (ctx.keyring.clone(), ctx.store.clone());
-    let provenance = Provenance {
-        actor: super::actor(),
-        config_digest: config.digest.clone(),
-        now: super::now_secs(),
+    let mut operator = Unattended {
+        apply: ctx.options.apply,
     };
-    let serial = tokio::task::spawn_blocking(move || {
-        reconcile::apply(&store, &keyring, &desired, &applied, &plan, new_token, provenance)
+    let passed = reconcile::run(pass, &mut operator).await?;
+    let summary = render::summary_line(&passed.plan);
+    Ok(match passed.outcome {
+        reconcile::Outcome::InSync => Outcome::InSync,
+        reconcile::Outcome::Stopped => {
+            tracing::warn!(%summary, "the desired-state file differs from the applied state; not applied (--apply off)");
+            Outcome::Drift(summary)
+        }
+        reconcile::Outcome::HeldBack => {
+            ctx.metrics.mass_deletions_held.inc();
+            tracing::error!(%summary, "a plan that deletes most webhooks is held back; apply it with --allow-mass-delete");
+            Outcome::HeldBack(summary)
+        }
+        reconcile::Outcome::Applied { serial } => {
+            load::reload(ctx).await?;
+            Outcome::Applied { serial, summary }
+        }
     })
-    .await
-    .expect("the apply task does not panic")?;
-    super::reload(ctx).await?;
-    Ok(Outcome::Applied { serial, summary })
 }

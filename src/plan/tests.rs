@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 
 use super::{Action, Field, Plan, TokenChange, plan};
-use crate::apply::writes;
 use crate::config::{BotToken, Desired, DesiredWebhook, WebhookUrl};
+use crate::reconcile::{Seal, writes};
 use crate::render::{self, Style};
 use crate::secrets::{Secret, fingerprint};
 use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret};
@@ -217,7 +217,7 @@ fn mass_deletion() {
 }
 
 /// Encryption stand-in for properties: plans never look at ciphertexts.
-const FAKE_SEAL: &crate::apply::Seal<'static> = &|_| Ok("(ciphertext)".to_owned());
+const FAKE_SEAL: &Seal<'static> = &|_| Ok("(ciphertext)".to_owned());
 
 fn arb_webhook() -> impl Strategy<Value = DesiredWebhook> {
     (

@@ -6,6 +6,7 @@
 
 mod crypt;
 mod identity;
+mod token;
 mod x25519;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use crypt::{check_armor, decrypt, encrypt};
 pub use identity::{IdentitySource, Keyring, Recipients, discover, shown_recipient};
+pub use token::{ADMIN_TOKEN_FILE, API_TOKEN_FILE, token_from_env};
 
 /// A plaintext secret. Formatting never shows it; [`Secret::expose`] does, on purpose.
 #[derive(Clone)]
@@ -115,6 +117,14 @@ pub enum SecretsError {
     Encrypt { reason: String },
     #[error("{reason}")]
     Decrypt { reason: String },
+    #[error("cannot read the API token file {path}")]
+    TokenFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the API token file {path} is empty")]
+    EmptyTokenFile { path: std::path::PathBuf },
 }
 
 #[cfg(test)]

@@ -100,6 +100,49 @@ pub fn webhook(status: StatusCode, headers: &HeaderMap, body: &str) -> Answer {
     }
 }
 
+/// What a webhook's permanent refusal says about the webhook itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookState {
+    /// The webhook is gone: revoked, its channel archived, its workspace disabled.
+    Dead,
+    /// Slack refused this one message; the webhook is fine.
+    MessageRefused,
+    /// Something else went wrong with the webhook.
+    Failing,
+}
+
+/// What Slack answers to a webhook that is gone; any other refusal is no verdict (a
+/// proxy's error page, a wrong origin).
+const DEAD_HOOK_ERRORS: [&str; 7] = [
+    "no_service",
+    "no_active_hooks",
+    "channel_not_found",
+    "invalid_token",
+    "channel_is_archived",
+    "team_disabled",
+    "action_prohibited",
+];
+
+/// Slack's errors about one message, which say nothing about the webhook.
+const MESSAGE_ERRORS: [&str; 5] = [
+    "invalid_payload",
+    "no_text",
+    "invalid_blocks",
+    "invalid_attachments",
+    "too_many_attachments",
+];
+
+/// The webhook's state after Slack refused a message to it with `error` for good.
+pub fn hook_state(error: &str) -> HookState {
+    if DEAD_HOOK_ERRORS.contains(&error) {
+        HookState::Dead
+    } else if MESSAGE_ERRORS.contains(&error) {
+        HookState::MessageRefused
+    } else {
+        HookState::Failing
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +203,20 @@ mod tests {
                 expected,
                 "{status} {body}"
             );
+        }
+    }
+
+    #[test]
+    fn hook_states() {
+        for (error, state) in [
+            ("no_service", HookState::Dead),
+            ("invalid_token", HookState::Dead),
+            ("channel_is_archived", HookState::Dead),
+            ("no_text", HookState::MessageRefused),
+            ("invalid_blocks", HookState::MessageRefused),
+            ("HTTP 401", HookState::Failing),
+        ] {
+            assert_eq!(hook_state(error), state, "{error}");
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-pub use answer::{Answer, Refusal};
+pub use answer::{Answer, HookState, Refusal, hook_state};
 pub use sync::{Progress, sync_directory};
 
 use crate::config::WebhookUrl;
@@ -23,18 +23,6 @@ use crate::secrets::Secret;
 
 /// The scopes the bot token needs: `users.list` with emails, and `usergroups.list`.
 pub const REQUIRED_SCOPES: [&str; 3] = ["users:read", "users:read.email", "usergroups:read"];
-
-/// What Slack answers to a webhook that is gone; any other refusal is no verdict (a
-/// proxy's error page, a wrong origin).
-pub const DEAD_HOOK_ERRORS: [&str; 7] = [
-    "no_service",
-    "no_active_hooks",
-    "channel_not_found",
-    "invalid_token",
-    "channel_is_archived",
-    "team_disabled",
-    "action_prohibited",
-];
 
 const USER_AGENT: &str = concat!("hookwarden/", env!("CARGO_PKG_VERSION"));
 
@@ -264,7 +252,7 @@ impl Client {
         match answer {
             Err(Refusal::Permanent(e)) if e == "no_text" || e == "invalid_payload" => Probe::Live,
             Ok(()) => Probe::Live,
-            Err(Refusal::Permanent(e)) if DEAD_HOOK_ERRORS.contains(&e.as_str()) => Probe::Dead(e),
+            Err(Refusal::Permanent(e)) if hook_state(&e) == HookState::Dead => Probe::Dead(e),
             Err(Refusal::Permanent(e)) => Probe::Unknown(format!("an answer Slack does not give: {e}")),
             Err(Refusal::RateLimited(delay)) => Probe::Unknown(format!("rate limited for {delay:?}")),
             Err(Refusal::Retryable(reason)) => Probe::Unknown(reason),

@@ -6,6 +6,7 @@
 //! apply is one sled transaction followed by a flush, so after a crash the state is
 //! either the old one or the new one.
 
+mod alerts;
 pub mod audit;
 mod outbox;
 mod records;

@@ -5,72 +5,14 @@
 //! nothing: each webhook's FIFO in key order), `failed` (sequence -> nothing: the dead
 //! letters), `dedup` (key -> sequence and time), `health` (webhook -> health).
 
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+pub use super::alerts::{AlertRecord, AlertStatus, Enqueued, Health, HealthState, NewAlert};
 use super::{StateError, Store};
 
 /// How long a `key` de-duplicates.
 pub const DEDUP_WINDOW_MS: u64 = 24 * 3600 * 1000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertStatus {
-    Queued,
-    Delivered,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertRecord {
-    pub id: String,
-    pub webhook: String,
-    /// The JSON body Slack receives.
-    pub payload: serde_json::Value,
-    pub key: Option<String>,
-    pub status: AlertStatus,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-    /// Unix milliseconds.
-    pub created_at: u64,
-    /// Not before this (unix milliseconds): backoff and `Retry-After`.
-    pub next_attempt_at: u64,
-    pub delivered_at: Option<u64>,
-}
-
-/// What Slack's answers say about a webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthState {
-    Healthy,
-    Failing,
-    Revoked,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Health {
-    pub state: HealthState,
-    pub last_error: Option<String>,
-    /// Unix milliseconds.
-    pub updated_at: u64,
-}
-
-/// An alert to store.
-#[derive(Debug, Clone)]
-pub struct NewAlert {
-    pub webhook: String,
-    pub payload: serde_json::Value,
-    pub key: Option<String>,
-}
-
-/// The outcome of [`Store::enqueue`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enqueued {
-    pub record: AlertRecord,
-    /// The key was seen within the window: this is the earlier alert.
-    pub duplicate: bool,
-}
 
 fn seq_of(id: &str) -> Option<u64> {
     u64::from_str_radix(id, 16).ok()
@@ -410,108 +352,5 @@ fn transaction_result<T>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("state"), "test").expect("opens");
-        (dir, store)
-    }
-
-    fn alert(webhook: &str, text: &str) -> NewAlert {
-        NewAlert {
-            webhook: webhook.to_owned(),
-            payload: serde_json::json!({"text": text}),
-            key: None,
-        }
-    }
-
-    #[test]
-    fn alerts_leave_each_queue_in_order() {
-        let (_dir, store) = store();
-        store
-            .enqueue(vec![alert("ops", "1"), alert("gov", "a"), alert("ops", "2")], 0)
-            .expect("queued");
-        for text in ["1", "2"] {
-            let mut next = store.next_queued("ops").expect("reads").expect("queued");
-            assert_eq!(next.payload["text"], text);
-            next.status = AlertStatus::Delivered;
-            store.finish_alert(&next).expect("finishes");
-        }
-        assert_eq!(store.next_queued("ops").expect("reads"), None);
-        assert_eq!(
-            store.next_queued("gov").expect("reads").expect("queued").payload["text"],
-            "a"
-        );
-    }
-
-    /// A crash after a finished alert's record was written but before it left its
-    /// queue: it is not sent again, and a failed one is still listed as failed.
-    #[test]
-    fn a_finished_alert_left_in_its_queue_is_cleared_not_resent() {
-        let (_dir, store) = store();
-        let queued = store
-            .enqueue(
-                vec![
-                    alert("ops", "delivered"),
-                    alert("ops", "failed"),
-                    alert("ops", "next"),
-                ],
-                0,
-            )
-            .expect("queued");
-        let mut delivered = queued[0].record.clone();
-        delivered.status = AlertStatus::Delivered;
-        store.update_alert(&delivered).expect("written");
-        let mut failed = queued[1].record.clone();
-        failed.status = AlertStatus::Failed;
-        store.update_alert(&failed).expect("written");
-
-        assert_eq!(
-            store.queued_counts().expect("counts")["ops"],
-            1,
-            "what the daemon counts at start"
-        );
-        let next = store.next_queued("ops").expect("reads").expect("queued");
-        assert_eq!(next.payload["text"], "next");
-        let dead: Vec<String> = store
-            .failed_alerts(10)
-            .expect("lists")
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        assert_eq!(dead, [failed.id]);
-    }
-
-    /// A crash between an alert's two writes, before its acknowledgement, leaves a record
-    /// nothing points to; prune forgets it, and never a queued alert.
-    #[test]
-    fn prune_forgets_a_record_left_without_its_queue_entry() {
-        let (_dir, store) = store();
-        let queued = store
-            .enqueue(vec![alert("ops", "orphan"), alert("ops", "waiting")], 0)
-            .expect("queued");
-        let orphan = &queued[0].record;
-        let seq = seq_of(&orphan.id).expect("an id");
-        store.queue.remove(queue_key("ops", seq)).expect("removed");
-        assert_eq!(store.prune(2 * DEDUP_WINDOW_MS).expect("prunes"), 1);
-        assert_eq!(store.alert(&orphan.id).expect("reads"), None);
-        assert!(store.alert(&queued[1].record.id).expect("reads").is_some());
-    }
-
-    #[test]
-    fn a_key_returns_the_earlier_alert_also_within_one_batch() {
-        let (_dir, store) = store();
-        let keyed = || NewAlert {
-            key: Some("k".into()),
-            ..alert("ops", "once")
-        };
-        let first = store.enqueue(vec![keyed(), keyed()], 0).expect("queued");
-        assert!(!first[0].duplicate && first[1].duplicate);
-        assert_eq!(first[1].record.id, first[0].record.id);
-        let later = store.enqueue(vec![keyed()], 1000).expect("queued");
-        assert!(later[0].duplicate);
-        assert_eq!(store.queued_counts().expect("counts")["ops"], 1);
-    }
-}
+#[path = "outbox_tests.rs"]
+mod tests;

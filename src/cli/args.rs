@@ -1,0 +1,141 @@
+//! The command line as clap reads it: the global options and the commands, each
+//! command's own arguments defined beside it in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands::alerts::{AlertsCommand, SendArgs};
+use crate::commands::apply::ApplyArgs;
+use crate::commands::daemon::DaemonArgs;
+use crate::commands::directory::DirectoryCommand;
+use crate::commands::encrypt::EncryptArgs;
+use crate::commands::history::HistoryArgs;
+use crate::commands::plan::PlanArgs;
+use crate::render::Format;
+
+/// Declarative Slack alert webhooks: age-encrypted desired state in git, checked,
+/// planned and applied from CI.
+#[derive(Debug, Parser)]
+#[command(name = "hookwarden", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after the command name.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The desired-state file.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "HOOKWARDEN_CONFIG",
+        value_name = "FILE",
+        default_value = "hookwarden.yaml"
+    )]
+    pub config: PathBuf,
+
+    /// State directory [default: $STATE_DIRECTORY under systemd, else .hookwarden]
+    #[arg(long, global = true, env = "HOOKWARDEN_STATE_DIR", value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    /// age identity file. Without it: HOOKWARDEN_AGE_KEY (the key itself),
+    /// HOOKWARDEN_IDENTITY (a path), $CREDENTIALS_DIRECTORY/age-identity, then
+    /// ~/.config/hookwarden/identity.txt.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Run plan, apply, status, history or directory on the daemon at URL, which uses its
+    /// own state and age identity (admin token: HOOKWARDEN_ADMIN_TOKEN_FILE).
+    #[arg(long, global = true, env = "HOOKWARDEN_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// Log lines on stderr as text or JSON objects (level from RUST_LOG, default warn).
+    #[arg(long, global = true, env = "HOOKWARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Output format, where the output is data (markdown: `plan` only).
+    #[arg(long, global = true, env = "HOOKWARDEN_FORMAT", value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// How log lines (on stderr) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Global {
+    /// `--state`/`HOOKWARDEN_STATE_DIR`, else systemd's `$STATE_DIRECTORY` (its first
+    /// entry), else `.hookwarden`.
+    pub fn state_dir(&self) -> PathBuf {
+        let systemd = || {
+            let dirs = std::env::var_os("STATE_DIRECTORY")?;
+            let first = dirs.to_str()?.split(':').next()?.to_owned();
+            (!first.is_empty()).then(|| PathBuf::from(first))
+        };
+        self.state
+            .clone()
+            .or_else(systemd)
+            .unwrap_or_else(|| PathBuf::from(".hookwarden"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the desired-state file; decrypts and checks the secrets when an identity is
+    /// available.
+    Validate,
+    /// Encrypt a secret read from standard input, for the desired-state file.
+    Encrypt(EncryptArgs),
+    /// Show what apply would change: creates, updates, rotations and deletes.
+    Plan(PlanArgs),
+    /// Make the applied state match the desired state, or apply a saved plan exactly.
+    Apply(ApplyArgs),
+    /// Show the applied webhooks and bot token.
+    Status,
+    /// Show the audit log of applies.
+    History(HistoryArgs),
+    /// The Slack directory (users and user groups) the bot token sees.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Run the alert endpoint and deliver alerts to Slack.
+    Daemon(DaemonArgs),
+    /// Send one alert through the daemon's endpoint.
+    Send(SendArgs),
+    /// Inspect and retry alerts held by the daemon.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// Print the JSON Schema of the desired-state file.
+    Schema,
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write hookwarden.1 and hookwarden-COMMAND.1 into DIR.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    /// Whether the daemon runs this command for others while it holds the state.
+    pub fn is_forwarded(&self) -> bool {
+        matches!(
+            self,
+            Command::Plan(_)
+                | Command::Apply(_)
+                | Command::Status
+                | Command::History(_)
+                | Command::Directory(_)
+        )
+    }
+}

@@ -1,0 +1,131 @@
+//! Calling a command with the context it runs in: here, with this machine's files and
+//! terminal; or in the daemon, for another process, with what the daemon lends and the
+//! caller sent ([`execute`], the runner the `daemon` command hands the daemon).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser};
+
+use super::args::{Cli, Command};
+use crate::commands::{self, Context, Files, Terminal};
+use crate::error::{Error, Exit, describe};
+use crate::remote::{Lent, Request, Response};
+
+/// Runs `cli`'s command here.
+pub(super) fn local(cli: &Cli) -> Result<Exit, Error> {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut ctx = Context {
+        config: cli.global.config.clone(),
+        state_dir: cli.global.state_dir(),
+        identity: cli.global.identity.clone(),
+        format: cli.global.format,
+        actor: crate::actor::local(),
+        lent: None,
+        files: Files::Local,
+        terminal: Terminal::Local,
+        color,
+        out: &mut out,
+        err: &mut err,
+    };
+    run_in(&cli.command, &mut ctx, &mut std::io::stdin().lock())
+}
+
+/// In the daemon: runs `request` with what the daemon lends, as the caller would have
+/// run it, and answers with its output, exit code and written files.
+pub fn execute(request: Request, lent: Lent) -> Response {
+    let cli = match Cli::try_parse_from(std::iter::once("hookwarden".to_owned()).chain(request.args)) {
+        Ok(cli) => cli,
+        Err(error) => return Response::refused(error.render().to_string()),
+    };
+    if !cli.command.is_forwarded() {
+        return Response::refused(
+            "error: the daemon runs only plan, apply, status, history and directory for others\n".to_owned(),
+        );
+    }
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut ctx = Context {
+        config: request.config,
+        state_dir: lent.store.dir().to_owned(),
+        identity: None,
+        format: request.format,
+        actor: crate::actor::forwarded(request.actor.as_deref(), lent.via),
+        lent: Some(lent),
+        files: Files::Sent {
+            given: request.files,
+            written: BTreeMap::new(),
+        },
+        terminal: Terminal::Caller {
+            is_terminal: request.terminal,
+        },
+        color: false,
+        out: &mut stdout,
+        err: &mut stderr,
+    };
+    // A forwarded command never reads the daemon's standard input.
+    let result = run_in(&cli.command, &mut ctx, &mut std::io::empty());
+    let files = match ctx.files {
+        Files::Sent { written, .. } => written,
+        Files::Local => BTreeMap::new(),
+    };
+    let exit = match result {
+        Ok(exit) => exit.code(),
+        Err(error) => {
+            stderr.extend_from_slice(describe(&error).as_bytes());
+            1
+        }
+    };
+    Response {
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        exit,
+        files,
+    }
+}
+
+fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Result<Exit, Error> {
+    use commands::{alerts, apply, daemon, directory, encrypt, history, plan, status, validate};
+    match command {
+        Command::Validate => validate::run(ctx),
+        Command::Encrypt(args) => encrypt::run(ctx, args, stdin),
+        Command::Plan(args) => plan::run(ctx, args),
+        Command::Apply(args) => apply::run(ctx, args),
+        Command::Status => status::run(ctx),
+        Command::History(args) => history::run(ctx, args),
+        Command::Directory(command) => directory::run(ctx, command),
+        Command::Daemon(args) => daemon::run(ctx, args, Arc::new(execute)),
+        Command::Send(args) => alerts::send(ctx, args),
+        Command::Alerts(command) => alerts::alerts(ctx, command),
+        Command::Schema => {
+            let schema =
+                serde_json::to_string_pretty(&crate::config::raw::schema()).expect("a schema serializes");
+            ctx.print(&format!("{schema}\n"))?;
+            Ok(Exit::Success)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "hookwarden", ctx.out);
+            Ok(Exit::Success)
+        }
+        Command::Man { out_dir } => {
+            man_pages(out_dir.as_deref(), ctx.out).map_err(Error::Output)?;
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn man_pages(out_dir: Option<&Path>, out: &mut dyn Write) -> std::io::Result<()> {
+    let command = Cli::command();
+    let Some(dir) = out_dir else {
+        return clap_mangen::Man::new(command).render(out);
+    };
+    std::fs::create_dir_all(dir)?;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("hookwarden-{}", sub.get_name());
+        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        clap_mangen::Man::new(sub.clone().name(name)).render(&mut file)?;
+    }
+    clap_mangen::Man::new(command).render(&mut std::fs::File::create(dir.join("hookwarden.1"))?)
+}

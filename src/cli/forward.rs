@@ -1,0 +1,144 @@
+//! In the caller: whether a command goes to the daemon, and sending it there. The daemon
+//! answers with the command's output, exit code and the file it wrote, which are printed
+//! and written here as a local run would.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+
+use super::args::{Cli, Command, Global};
+use crate::error::{Error, Exit};
+use crate::remote::{Client, Request, SOCKET, Target};
+use crate::secrets::{ADMIN_TOKEN_FILE, token_from_env};
+use crate::state::Store;
+
+/// Where a forwarded command goes.
+#[derive(Debug)]
+pub(super) enum Via {
+    Socket(PathBuf),
+    Remote(String),
+}
+
+/// How long a caller waits for the daemon (`HOOKWARDEN_ADMIN_TIMEOUT`, default 5
+/// minutes: an apply may sync a large directory).
+fn timeout() -> Duration {
+    std::env::var("HOOKWARDEN_ADMIN_TIMEOUT")
+        .ok()
+        .and_then(|t| humantime::parse_duration(&t).ok())
+        .unwrap_or(Duration::from_secs(300))
+}
+
+/// Whether this command goes to a daemon, and where. `--remote` says so; otherwise a
+/// daemon that holds the state and listens on its admin socket.
+pub(super) fn route(global: &Global) -> Option<Via> {
+    if let Some(url) = &global.remote {
+        return Some(Via::Remote(url.clone()));
+    }
+    let dir = global.state_dir();
+    let socket = dir.join(SOCKET);
+    (socket.exists() && Store::is_held(&dir)).then_some(Via::Socket(socket))
+}
+
+/// Sends the command line to the daemon, prints its output, writes its files, and
+/// returns its exit code.
+pub(super) fn forward(
+    global: &Global,
+    via: &Via,
+    args: Vec<String>,
+    out: &mut dyn Write,
+) -> Result<Exit, Error> {
+    let mut files = BTreeMap::new();
+    for path in [Some(global.config.as_path()), plan_file(&args)]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            files.insert(path.display().to_string(), text);
+        }
+    }
+    let request = Request {
+        args: without_remote(args),
+        actor: Some(crate::actor::local()),
+        config: global.config.clone(),
+        format: global.format,
+        terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        files,
+    };
+    let expected = out_file(&request.args);
+    let client = match via {
+        Via::Remote(url) => Client::new(
+            Target::Http(url.clone()),
+            token_from_env(ADMIN_TOKEN_FILE)?,
+            timeout(),
+        ),
+        Via::Socket(path) => Client::new(Target::Socket(path.clone()), None, timeout()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    let response = runtime.block_on(client.run(&request))?;
+    // Only the file this command was asked to write: an endpoint cannot place others.
+    for (path, text) in response
+        .files
+        .iter()
+        .filter(|(path, _)| expected.as_deref() == Some(path.as_str()))
+    {
+        write_private(Path::new(path), text).map_err(Error::Output)?;
+    }
+    out.write_all(response.stdout.as_bytes()).map_err(Error::Output)?;
+    eprint!("{}", response.stderr);
+    Ok(Exit::from_code(response.exit))
+}
+
+/// `apply PLANFILE`'s file, if any.
+fn plan_file(args: &[String]) -> Option<&Path> {
+    match parse(args)?.command {
+        Command::Apply(apply) => apply
+            .plan_file
+            .and_then(|p| args.iter().find(|a| Path::new(a) == p).map(Path::new)),
+        _ => None,
+    }
+}
+
+/// `plan --out FILE`'s file, if any.
+fn out_file(args: &[String]) -> Option<String> {
+    match parse(args)?.command {
+        Command::Plan(plan) => plan.out.map(|p| p.display().to_string()),
+        _ => None,
+    }
+}
+
+fn parse(args: &[String]) -> Option<Cli> {
+    Cli::try_parse_from(std::iter::once("hookwarden").chain(args.iter().map(String::as_str))).ok()
+}
+
+/// The daemon must not forward again.
+fn without_remote(args: Vec<String>) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut skip = false;
+    for arg in args {
+        if skip {
+            skip = false;
+        } else if arg == "--remote" {
+            skip = true;
+        } else if !arg.starts_with("--remote=") {
+            kept.push(arg);
+        }
+    }
+    kept
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}

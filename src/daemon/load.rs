@@ -1,0 +1,73 @@
+//! The applied state as the daemon serves it: webhook URLs decrypted for the workers,
+//! and the catalog the API answers from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use super::Shared;
+use crate::config::WebhookUrl;
+use crate::delivery::Webhooks;
+use crate::directory::Index;
+use crate::secrets::{Keyring, decrypt};
+use crate::server::{Catalog, Entry};
+use crate::state::{StateError, Store};
+
+/// Decrypts the applied webhooks into `webhooks` and describes them in `catalog`, with
+/// the synced directory. Returns the Slack API base the token was applied with.
+pub(super) fn load(
+    store: &Store,
+    keyring: &Keyring,
+    webhooks: &Webhooks,
+    catalog: &RwLock<Catalog>,
+) -> Result<String, StateError> {
+    let applied = store.applied()?;
+    let mut urls = HashMap::new();
+    let mut entries = BTreeMap::new();
+    for webhook in &applied.webhooks {
+        // One webhook the daemon cannot open (applied with another identity) must not
+        // keep the others from being served: it is left out, loudly.
+        let url = decrypt(&webhook.url.armored, keyring)
+            .map_err(|error| error.to_string())
+            .and_then(|secret| WebhookUrl::parse(&secret).map_err(|refusal| refusal.message));
+        match url {
+            Ok(url) => {
+                urls.insert(webhook.id.clone(), url);
+            }
+            Err(reason) => tracing::error!(
+                webhook = %webhook.id,
+                %reason,
+                "cannot open this applied webhook with the daemon's identity; its alerts fail until it is applied again with this identity (rotate its URL, or apply it once without it and again with it)"
+            ),
+        }
+        let entry = Entry {
+            name: webhook.name.clone(),
+            channel: webhook.channel.clone(),
+            url: webhook.url.redacted.clone(),
+            mentions: webhook.mentions.clone(),
+        };
+        entries.insert(webhook.id.clone(), entry);
+    }
+    let directory = store.directory()?.map(|synced| Index::new(synced.directory));
+    *webhooks.write().expect("never poisoned") = urls;
+    *catalog.write().expect("never poisoned") = Catalog {
+        webhooks: entries,
+        directory,
+    };
+    let api_url = applied.token.and_then(|t| t.facts).map(|f| f.api_url);
+    Ok(api_url.unwrap_or_else(|| crate::config::DEFAULT_API_URL.to_owned()))
+}
+
+/// Loads the applied state again after an apply or a sync, and wakes the workers.
+pub(super) fn reload_blocking(ctx: &Shared) -> Result<(), StateError> {
+    load(&ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
+    ctx.outbox.wake_all();
+    Ok(())
+}
+
+/// [`reload_blocking`] off the runtime's thread: it decrypts every applied webhook.
+pub(super) async fn reload(ctx: &Arc<Shared>) -> Result<(), StateError> {
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || reload_blocking(&ctx))
+        .await
+        .expect("the reload task does not panic")
+}

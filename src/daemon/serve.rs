@@ -1,0 +1,136 @@
+//! The daemon's listeners: the API (alerts, status, and remote admin when an admin token
+//! is set) and the admin socket, each served until shutdown within the drain deadline.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{DRAIN_DEADLINE, DaemonError, Shared, load};
+use crate::explain::describe;
+use crate::remote::{Lent, SOCKET};
+use crate::secrets::Secret;
+use crate::server::{self, AdminAccess, AppState};
+
+/// Where the API listens.
+#[derive(Debug)]
+pub enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// The API, with the alert token and, when an admin token is set, `/v1/admin/run`.
+pub(super) fn api(ctx: &Arc<Shared>) -> axum::Router {
+    let remote = ctx
+        .options
+        .admin_token
+        .clone()
+        .map(|token| admin_access(ctx, Some(token)));
+    server::router(app_state(ctx, ctx.options.api_token.clone(), remote))
+}
+
+/// The API's state, with `api_token` guarding the alert routes and `admin` enabling
+/// `/v1/admin/run`.
+fn app_state(ctx: &Shared, api_token: Option<Secret>, admin: Option<AdminAccess>) -> Arc<AppState> {
+    Arc::new(AppState {
+        outbox: ctx.outbox.clone(),
+        store: ctx.store.clone(),
+        catalog: ctx.catalog.clone(),
+        metrics: ctx.metrics.clone(),
+        api_token,
+        queue_limit: ctx.options.queue_limit,
+        problems: ctx.problems.clone(),
+        admin,
+    })
+}
+
+/// The admin socket, `$STATE/admin.sock`: the CLI on this host, while the daemon holds
+/// the state. Its file mode (0600) is the guard.
+pub(super) fn admin_socket(
+    ctx: &Arc<Shared>,
+    tasks: &TaskTracker,
+    cancel: &CancellationToken,
+) -> Result<(), DaemonError> {
+    let socket = ctx.store.dir().join(SOCKET);
+    let failed = |source| DaemonError::Listen {
+        address: socket.display().to_string(),
+        source,
+    };
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket).map_err(failed)?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+    let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
+    let stop = cancel.clone();
+    tasks.spawn(async move {
+        if let Err(error) = until(Listener::Unix(listener), app, &stop).await {
+            tracing::error!(%error, "the admin socket failed");
+        }
+    });
+    Ok(())
+}
+
+/// Runs commands for others with the daemon's state and identity, then reloads what
+/// they may have changed.
+fn admin_access(ctx: &Arc<Shared>, token: Option<Secret>) -> AdminAccess {
+    let ctx = ctx.clone();
+    let via = if token.is_some() {
+        "via --remote"
+    } else {
+        "via the admin socket"
+    };
+    let run = move |request| {
+        let lent = Lent {
+            store: ctx.store.clone(),
+            keyring: ctx.keyring.clone(),
+            via,
+        };
+        let response = (ctx.runner)(request, lent);
+        // The state may have moved: the next pass looks again, whatever the digest.
+        ctx.forget_digest();
+        ctx.trigger.notify_one();
+        if let Err(error) = load::reload_blocking(&ctx) {
+            tracing::error!(error = %describe(&error).trim_end(), "cannot reload the applied state");
+        }
+        response
+    };
+    AdminAccess {
+        token,
+        run: Arc::new(run),
+    }
+}
+
+/// Serves `app` until `stop`; graceful shutdown waits for open connections, and a
+/// client that never finishes its request gets the drain deadline too.
+pub(super) async fn until(
+    listener: Listener,
+    app: axum::Router,
+    stop: &CancellationToken,
+) -> std::io::Result<()> {
+    let graceful = stop.clone();
+    let serve = async move {
+        match listener {
+            Listener::Tcp(listener) => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful.cancelled_owned())
+                    .await
+            }
+            Listener::Unix(listener) => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful.cancelled_owned())
+                    .await
+            }
+        }
+    };
+    let deadline = async {
+        stop.cancelled().await;
+        tokio::time::sleep(DRAIN_DEADLINE).await;
+    };
+    tokio::select! {
+        served = serve => served,
+        () = deadline => {
+            tracing::warn!("connections still open {DRAIN_DEADLINE:?} after the shutdown signal; closing them");
+            Ok(())
+        }
+    }
+}

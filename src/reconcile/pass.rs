@@ -1,0 +1,236 @@
+//! The one pass: plan, review, the mass-deletion guard, the token check and directory
+//! read when the token is set or rotated, probes when asked, then apply and record.
+//!
+//! Everything Slack must confirm (a new token's scopes, its directory, the file's
+//! mentions against that directory, `--verify` probes) is asked before anything is
+//! written. Blocking work (the store, age) runs off the async runtime's threads.
+
+use std::sync::Arc;
+
+use super::{Provenance, ReconcileError, check_mentions, commit, plan, read_directory, token_facts};
+use crate::config::{Config, Desired};
+use crate::plan::{Action, Plan, TokenChange, team_warnings};
+use crate::secrets::Keyring;
+use crate::slack::{Client, Endpoints, Probe, Progress};
+use crate::state::{Applied, Store, SyncedDirectory, TokenFacts};
+
+/// What a pass works on.
+#[derive(Debug)]
+pub struct Pass {
+    pub store: Arc<Store>,
+    pub keyring: Arc<Keyring>,
+    pub config: Config,
+    pub desired: Desired,
+    /// Let a plan through that deletes every webhook or more than half of them.
+    pub allow_mass_delete: bool,
+    /// Probe each created or rotated webhook before writing.
+    pub verify: bool,
+    /// Who applies, for the audit log.
+    pub actor: String,
+}
+
+/// What differs between the callers of the pass: the steps where they show, ask or stop.
+pub trait Operator {
+    type Error: From<ReconcileError>;
+
+    /// The plan, made against `applied`: show it, check it; `Ok(false)` ends the pass
+    /// here with [`Outcome::Stopped`]. Called for an empty plan too.
+    fn review(&mut self, applied: &Applied, plan: &Plan) -> Result<bool, Self::Error>;
+
+    /// The last word before Slack is asked and the state written.
+    fn approve(&mut self, _plan: &Plan) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// How the read of a new token's directory shows its progress.
+    fn progress(&mut self, _facts: &TokenFacts) -> Box<dyn Fn(Progress) + Send + Sync> {
+        Box::new(|_| {})
+    }
+
+    /// What Slack said before the write; the pass fails after this when a probed
+    /// webhook is dead or gave no verdict.
+    fn checked(&mut self, _checks: &Checks) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// What Slack said before the write.
+#[derive(Debug, Default, Clone)]
+pub struct Checks {
+    /// Webhooks of another workspace than a new token's.
+    pub warnings: Vec<String>,
+    /// Each probed webhook and Slack's verdict, in plan order.
+    pub verified: Vec<(String, String)>,
+    dead: Vec<String>,
+    unknown: Vec<String>,
+}
+
+impl Checks {
+    /// Whether a probe found a dead webhook or got no verdict.
+    pub fn failed(&self) -> bool {
+        !self.dead.is_empty() || !self.unknown.is_empty()
+    }
+}
+
+/// The directory a new token sees, as the apply stored it.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    pub facts: TokenFacts,
+    pub users: usize,
+    pub groups: usize,
+}
+
+/// How a pass ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The plan is empty.
+    InSync,
+    /// The operator's review stopped it.
+    Stopped,
+    /// A mass deletion, not allowed.
+    HeldBack,
+    Applied {
+        serial: u64,
+    },
+}
+
+/// The pass's plan, how it ended, and what Slack said on the way.
+#[derive(Debug)]
+pub struct Passed {
+    pub plan: Plan,
+    pub outcome: Outcome,
+    pub checks: Checks,
+    /// A new token's directory, as applied.
+    pub synced: Option<Synced>,
+}
+
+/// Runs one pass of `pass`, with `operator` at the steps where callers differ.
+pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O::Error> {
+    let Pass {
+        store,
+        keyring,
+        config,
+        desired,
+        allow_mass_delete,
+        verify,
+        actor,
+    } = pass;
+    let planning = store.clone();
+    let (config, desired, applied, plan) = blocking(move || {
+        let (applied, plan) = plan(&config, &desired, &planning)?;
+        Ok((config, desired, applied, plan))
+    })
+    .await?;
+    let done = |outcome| {
+        Ok(Passed {
+            plan: plan.clone(),
+            outcome,
+            checks: Checks::default(),
+            synced: None,
+        })
+    };
+    if !operator.review(&applied, &plan)? {
+        return done(Outcome::Stopped);
+    }
+    if plan.is_empty() {
+        return done(Outcome::InSync);
+    }
+    if plan.is_mass_deletion() && !allow_mass_delete {
+        return done(Outcome::HeldBack);
+    }
+    operator.approve(&plan)?;
+    let new_token = new_token(&config, &desired, &plan, operator).await?;
+    let mut checks = Checks::default();
+    if let Some((facts, _)) = &new_token {
+        checks.warnings = team_warnings(&desired, &facts.team_id, &facts.team);
+    }
+    if verify {
+        probe(&config.slack.api_url, &desired, &plan, &mut checks).await;
+    }
+    operator.checked(&checks)?;
+    if !checks.dead.is_empty() {
+        return Err(ReconcileError::DeadWebhooks { ids: checks.dead }.into());
+    }
+    if !checks.unknown.is_empty() {
+        return Err(ReconcileError::Unverified { ids: checks.unknown }.into());
+    }
+    let synced = new_token.as_ref().map(|(facts, directory)| Synced {
+        facts: facts.clone(),
+        users: directory.directory.users.len(),
+        groups: directory.directory.groups.len(),
+    });
+    let provenance = Provenance {
+        actor,
+        config_digest: config.digest.clone(),
+        now: crate::clock::now_secs(),
+    };
+    let planned = plan.clone();
+    let serial = blocking(move || {
+        commit(
+            &store, &keyring, &desired, &applied, &planned, new_token, provenance,
+        )
+    })
+    .await?;
+    Ok(Passed {
+        plan,
+        outcome: Outcome::Applied { serial },
+        checks,
+        synced,
+    })
+}
+
+/// A token being set or rotated: checked with `auth.test`, its directory read, and the
+/// file's mentions resolved against that directory.
+async fn new_token<O: Operator>(
+    config: &Config,
+    desired: &Desired,
+    plan: &Plan,
+    operator: &mut O,
+) -> Result<Option<(TokenFacts, SyncedDirectory)>, ReconcileError> {
+    let (Some(token), Some(TokenChange::Set | TokenChange::Rotate)) = (&desired.bot_token, plan.token) else {
+        return Ok(None);
+    };
+    let api_url = &config.slack.api_url;
+    let client = Client::new(Endpoints::from_env(api_url));
+    let facts = token_facts(&client, api_url, token.secret()).await?;
+    let progress = operator.progress(&facts);
+    let synced = read_directory(&facts, token.secret(), &*progress).await?;
+    drop(progress);
+    check_mentions(config, &synced.directory)?;
+    Ok(Some((facts, synced)))
+}
+
+/// Probes every created or rotated webhook, without posting a visible message.
+async fn probe(api_url: &str, desired: &Desired, plan: &Plan, checks: &mut Checks) {
+    let client = Client::new(Endpoints::from_env(api_url));
+    let probed = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Rotate));
+    for change in probed {
+        let Some(webhook) = desired.webhooks.iter().find(|w| w.id == change.id) else {
+            continue;
+        };
+        let verdict = match client.probe(&webhook.url).await {
+            Probe::Live => "live: Slack knows the webhook".to_owned(),
+            Probe::Dead(error) => {
+                checks.dead.push(change.id.clone());
+                format!("dead ({error})")
+            }
+            Probe::Unknown(reason) => {
+                checks.unknown.push(change.id.clone());
+                format!("no verdict ({reason})")
+            }
+        };
+        checks.verified.push((change.id.clone(), verdict));
+    }
+}
+
+/// `work` on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ReconcileError> + Send + 'static,
+) -> Result<T, ReconcileError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("a reconcile task does not panic")
+}

@@ -1,0 +1,46 @@
+//! Who may call: `Authorization: Bearer <token>`, compared in constant time.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, Shared};
+use crate::secrets::Secret;
+
+pub(super) async fn authorize(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    // The admin route checks its own token, apart from the alert token.
+    let open = matches!(request.uri().path(), "/healthz" | "/readyz" | "/v1/admin/run");
+    let Some(token) = state.api_token.as_ref().filter(|_| !open) else {
+        return next.run(request).await;
+    };
+    if bearer_matches(request.headers(), token) {
+        next.run(request).await
+    } else {
+        let mut response = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong `Authorization: Bearer` token",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+}
+
+/// `Authorization: Bearer <token>`, compared in constant time.
+pub(super) fn bearer_matches(headers: &axum::http::HeaderMap, token: &Secret) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        })
+        .map_or("", |(_, token)| token.trim());
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+}

@@ -1,0 +1,73 @@
+//! The API's errors, shaped as the design gives them, and how axum's rejections and the
+//! alert checks' refusals become them.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::alert::Refusal;
+
+/// An API error as the design shapes it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    pub(super) body: Value,
+    pub(super) retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(super) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({"error": {"code": code, "message": message.into()}}),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+impl From<crate::state::StateError> for ApiError {
+    fn from(error: crate::state::StateError) -> Self {
+        tracing::error!(%error, "state error while serving a request");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string())
+    }
+}
+
+/// A JSON body axum could not take, as the API's error.
+pub(super) fn rejected(rejection: &JsonRejection, limit: usize) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is over {} KiB", limit / 1024),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_json",
+            "send the alert as `Content-Type: application/json`",
+        ),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed", rejection.body_text()),
+    }
+}
+
+pub(super) fn refused(refusal: &Refusal) -> ApiError {
+    let status = match *refusal {
+        Refusal::UnknownMentions(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut error = ApiError::new(status, refusal.code(), refusal.message());
+    if let Refusal::UnknownMentions(problems) = refusal {
+        error.body["error"]["mentions"] = serde_json::to_value(problems).expect("serializes");
+    }
+    error
+}

@@ -1,0 +1,53 @@
+//! What the daemon tells about itself: the applied webhooks, health, readiness, metrics.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, Entry, Shared};
+use crate::clock::rfc3339_millis;
+
+pub(super) async fn webhooks(State(state): State<Shared>) -> Result<Response, ApiError> {
+    let entries: Vec<(String, Entry)> = state
+        .catalog
+        .read()
+        .expect("never poisoned")
+        .webhooks
+        .iter()
+        .map(|(id, e)| (id.clone(), e.clone()))
+        .collect();
+    let mut webhooks = Vec::new();
+    for (id, entry) in entries {
+        let health = state.store.health(&id)?;
+        webhooks.push(json!({
+            "id": id,
+            "name": entry.name,
+            "channel": entry.channel,
+            "url": entry.url,
+            "mentions": entry.mentions,
+            "health": health.map(|h| json!({"state": h.state, "last_error": h.last_error, "updated_at": rfc3339_millis(h.updated_at)})),
+        }));
+    }
+    Ok(axum::Json(json!({"webhooks": webhooks})).into_response())
+}
+
+pub(super) async fn healthz(State(state): State<Shared>) -> Response {
+    let problems = state.problems.read().expect("never poisoned").clone();
+    let status = if problems.is_empty() { "ok" } else { "degraded" };
+    axum::Json(json!({"status": status, "problems": problems})).into_response()
+}
+
+pub(super) async fn readyz() -> Response {
+    axum::Json(json!({"status": "ready"})).into_response()
+}
+
+pub(super) async fn metrics(State(state): State<Shared>) -> Response {
+    let mut text = state.metrics.encode();
+    text.push('\n');
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}

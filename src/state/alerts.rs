@@ -1,0 +1,62 @@
+//! The records of the alert outbox: an alert as stored, what a webhook's health is, and
+//! what an enqueue answers.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Queued,
+    Delivered,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub id: String,
+    pub webhook: String,
+    /// The JSON body Slack receives.
+    pub payload: serde_json::Value,
+    pub key: Option<String>,
+    pub status: AlertStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// Not before this (unix milliseconds): backoff and `Retry-After`.
+    pub next_attempt_at: u64,
+    pub delivered_at: Option<u64>,
+}
+
+/// What Slack's answers say about a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Healthy,
+    Failing,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub state: HealthState,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub updated_at: u64,
+}
+
+/// An alert to store.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub webhook: String,
+    pub payload: serde_json::Value,
+    pub key: Option<String>,
+}
+
+/// The outcome of [`Store::enqueue`](super::Store::enqueue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    pub record: AlertRecord,
+    /// The key was seen within the window: this is the earlier alert.
+    pub duplicate: bool,
+}
