@@ -50,23 +50,7 @@ pub(super) fn forward(
     args: Vec<String>,
     out: &mut dyn Write,
 ) -> Result<Exit, Error> {
-    let mut files = BTreeMap::new();
-    for path in [Some(global.config.as_path()), plan_file(&args)]
-        .into_iter()
-        .flatten()
-    {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            files.insert(path.display().to_string(), text);
-        }
-    }
-    let request = Request {
-        args: without_remote(args),
-        actor: Some(crate::actor::local()),
-        config: global.config.clone(),
-        format: global.format,
-        terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
-        files,
-    };
+    let request = request(global, args);
     let expected = out_file(&request.args);
     let client = match via {
         Via::Remote(url) => Client::new(
@@ -92,6 +76,28 @@ pub(super) fn forward(
     out.write_all(response.stdout.as_bytes()).map_err(Error::Output)?;
     eprint!("{}", response.stderr);
     Ok(Exit::from_code(response.exit))
+}
+
+/// The command line and the files it names (the desired-state file, a saved plan to
+/// apply), as the daemon needs them to run it for us.
+fn request(global: &Global, args: Vec<String>) -> Request {
+    let mut files = BTreeMap::new();
+    for path in [Some(global.config.as_path()), plan_file(&args)]
+        .into_iter()
+        .flatten()
+    {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            files.insert(path.display().to_string(), text);
+        }
+    }
+    Request {
+        args: without_remote(args),
+        actor: Some(crate::actor::local()),
+        config: global.config.clone(),
+        format: global.format,
+        terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        files,
+    }
 }
 
 /// `apply PLANFILE`'s file, if any.

@@ -15,7 +15,7 @@ use crate::config::{self, ConfigError};
 use crate::error::{Error, Exit};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
-use crate::reconcile::{self, Checks, Operator, Outcome, Pass};
+use crate::reconcile::{self, Checks, Operator, Outcome, Pass, Passed};
 use crate::render::{self, Format};
 use crate::slack::Progress;
 use crate::state::{Applied, StateError, TokenFacts};
@@ -73,8 +73,15 @@ pub fn run(ctx: &mut Context<'_>, args: &ApplyArgs) -> Result<Exit, Error> {
         ctx,
     };
     let passed = super::runtime().block_on(reconcile::run(pass, &mut operator))?;
-    let (ctx, plan) = (operator.ctx, passed.plan);
-    let shown = match passed.outcome {
+    let shown = shown(passed, text)?;
+    operator.ctx.print(&shown)?;
+    Ok(Exit::Success)
+}
+
+/// What apply prints once the pass is done.
+fn shown(passed: Passed, text: bool) -> Result<String, Error> {
+    let plan = passed.plan;
+    Ok(match passed.outcome {
         Outcome::InSync | Outcome::Stopped if text => String::new(),
         Outcome::InSync | Outcome::Stopped => outcome(&plan, plan.state_serial, &Checks::default()),
         Outcome::HeldBack => {
@@ -94,9 +101,7 @@ pub fn run(ctx: &mut Context<'_>, args: &ApplyArgs) -> Result<Exit, Error> {
             shown
         }
         Outcome::Applied { serial } => outcome(&plan, serial, &passed.checks),
-    };
-    ctx.print(&shown)?;
-    Ok(Exit::Success)
+    })
 }
 
 /// A person at the steps of the pass: the plan shown, a saved plan held to its state,

@@ -83,7 +83,14 @@ impl Outbox {
                 self.health(&record.webhook, HealthState::Healthy, None);
                 Some(self.finish(record, Ok(())))
             }
-            Err(Refusal::RateLimited(delay)) => {
+            Err(refusal) => self.refused(record, refusal),
+        }
+    }
+
+    /// What a refusal leaves: a later attempt, or the alert failed for good.
+    fn refused(&self, record: AlertRecord, refusal: Refusal) -> Option<u64> {
+        match refusal {
+            Refusal::RateLimited(delay) => {
                 self.metrics
                     .rate_limited
                     .get_or_create(&WebhookLabel {
@@ -94,24 +101,18 @@ impl Outbox {
                 if self.expired(&record) {
                     return Some(self.finish(record, Err("expired: rate_limited".to_owned())));
                 }
-                record.next_attempt_at = now_ms().saturating_add(millis(delay.min(MAX_RETRY_AFTER)));
-                record.last_error = Some("rate_limited".to_owned());
-                self.save(&record);
-                None
+                self.later(record, "rate_limited".to_owned(), delay.min(MAX_RETRY_AFTER))
             }
-            Err(Refusal::Retryable(reason)) => {
+            Refusal::Retryable(reason) => {
                 self.health(&record.webhook, HealthState::Failing, Some(&reason));
                 if self.expired(&record) {
                     return Some(self.finish(record, Err(format!("expired: {reason}"))));
                 }
                 let delay = backoff(self.retry, record.attempts, &record.id);
                 tracing::warn!(webhook = %record.webhook, %reason, ?delay, "delivery failed; retrying");
-                record.next_attempt_at = now_ms().saturating_add(millis(delay));
-                record.last_error = Some(reason);
-                self.save(&record);
-                None
+                self.later(record, reason, delay)
             }
-            Err(Refusal::Permanent(error)) => {
+            Refusal::Permanent(error) => {
                 let state = match hook_state(&error) {
                     HookState::Dead => Some(HealthState::Revoked),
                     HookState::MessageRefused => None,
@@ -123,6 +124,15 @@ impl Outbox {
                 Some(self.finish(record, Err(error)))
             }
         }
+    }
+
+    /// Keeps `record` queued for another attempt after `delay`; it stays in its queue,
+    /// so nothing waits on a flush.
+    fn later(&self, mut record: AlertRecord, error: String, delay: Duration) -> Option<u64> {
+        record.next_attempt_at = now_ms().saturating_add(millis(delay));
+        record.last_error = Some(error);
+        self.save(&record);
+        None
     }
 
     fn expired(&self, record: &AlertRecord) -> bool {

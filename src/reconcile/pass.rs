@@ -139,21 +139,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         return done(Outcome::HeldBack);
     }
     operator.approve(&plan)?;
-    let new_token = new_token(&config, &desired, &plan, operator).await?;
-    let mut checks = Checks::default();
-    if let Some((facts, _)) = &new_token {
-        checks.warnings = team_warnings(&desired, &facts.team_id, &facts.team);
-    }
-    if verify {
-        probe(&config.slack.api_url, &desired, &plan, &mut checks).await;
-    }
-    operator.checked(&checks)?;
-    if !checks.dead.is_empty() {
-        return Err(ReconcileError::DeadWebhooks { ids: checks.dead }.into());
-    }
-    if !checks.unknown.is_empty() {
-        return Err(ReconcileError::Unverified { ids: checks.unknown }.into());
-    }
+    let (new_token, checks) = ask_slack(&config, &desired, &plan, verify, operator).await?;
     let synced = new_token.as_ref().map(|(facts, directory)| Synced {
         facts: facts.clone(),
         users: directory.directory.users.len(),
@@ -177,6 +163,34 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         checks,
         synced,
     })
+}
+
+/// Everything Slack must confirm before the write: a new token and its directory, and
+/// with `verify` each created or rotated webhook. Fails when a probe found a dead
+/// webhook or got no verdict, after the operator has seen the verdicts.
+async fn ask_slack<O: Operator>(
+    config: &Config,
+    desired: &Desired,
+    plan: &Plan,
+    verify: bool,
+    operator: &mut O,
+) -> Result<(Option<(TokenFacts, SyncedDirectory)>, Checks), O::Error> {
+    let new_token = new_token(config, desired, plan, operator).await?;
+    let mut checks = Checks::default();
+    if let Some((facts, _)) = &new_token {
+        checks.warnings = team_warnings(desired, &facts.team_id, &facts.team);
+    }
+    if verify {
+        probe(&config.slack.api_url, desired, plan, &mut checks).await;
+    }
+    operator.checked(&checks)?;
+    if !checks.dead.is_empty() {
+        return Err(ReconcileError::DeadWebhooks { ids: checks.dead }.into());
+    }
+    if !checks.unknown.is_empty() {
+        return Err(ReconcileError::Unverified { ids: checks.unknown }.into());
+    }
+    Ok((new_token, checks))
 }
 
 /// A token being set or rotated: checked with `auth.test`, its directory read, and the
