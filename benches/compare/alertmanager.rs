@@ -62,7 +62,7 @@ impl Alertmanager {
         let ready = format!("{base}/-/ready");
         wait_until(Duration::from_secs(30), "Alertmanager", || http_ok(&ready));
         Alertmanager {
-            service: Service { child, log },
+            service: Service { child },
             base,
         }
     }

@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::alertmanager::Alertmanager;
-use crate::fixture::{Workdir, hook_path, webhook_url};
+use crate::fake_slack::hook_path;
+use crate::fixture::{Workdir, webhook_url};
 use crate::load::post_alerts;
 use crate::measure::{median, mib, seconds};
 use crate::report::Report;

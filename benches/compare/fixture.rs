@@ -1,14 +1,14 @@
 //! The inputs: a demo age identity, desired-state files of N webhooks encrypted to it,
 //! and the hookwarden binary run against them and against the fake Slack.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use hookwarden::secrets::{Recipients, Secret, encrypt};
 use secrecy::ExposeSecret;
 use tempfile::TempDir;
 
+use crate::daemon_process::{self, Listening};
 use crate::measure::Service;
 
 /// A fake bot token, shaped like one.
@@ -91,37 +91,16 @@ impl Workdir {
     /// once it listens.
     pub fn daemon(&self, config: &str, slack: &str, args: &[&str]) -> (Service, String) {
         let log = self.path("daemon.log");
-        let mut all = vec!["daemon", "-c", config, "--listen", "127.0.0.1:0"];
+        let mut all = vec!["daemon", "-c", config];
         all.extend_from_slice(args);
-        let mut child = self
-            .hookwarden(&all, Some(slack))
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("a log file"))
-            .spawn()
-            .expect("the daemon starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the daemon says where it listens");
-        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
-        let service = Service { child, log };
-        assert!(
-            url.starts_with("http://127.0.0.1:"),
-            "the daemon did not start: {}",
-            std::fs::read_to_string(&service.log).unwrap_or_default()
-        );
-        (service, url)
+        let Listening { child, url } = daemon_process::start(self.hookwarden(&all, Some(slack)), &log);
+        (Service { child }, url)
     }
 }
 
 /// An obviously fake webhook URL, one per index.
 pub fn webhook_url(i: usize) -> String {
     format!("https://hooks.slack.com/services/T0BENCH00/B{i:08}/FAKEbenchFAKEbench{i:06}")
-}
-
-/// The path of a webhook URL, as the fake Slack sees it.
-pub fn hook_path(url: &str) -> String {
-    url[url.find("/services/").expect("a webhook URL")..].to_owned()
 }
 
 fn indent(text: &str, by: usize) -> String {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::alertmanager::Alertmanager;
-use crate::fixture::{Workdir, hook_path};
+use crate::fake_slack::hook_path;
+use crate::fixture::Workdir;
 use crate::measure::{median, mib};
 use crate::report::Report;
 use crate::sink::Sink;

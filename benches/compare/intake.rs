@@ -5,7 +5,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::fixture::{Workdir, hook_path};
+use crate::fake_slack::hook_path;
+use crate::fixture::Workdir;
 use crate::measure::{median, mib};
 use crate::report::Report;
 use crate::sink::{Sink, text};

@@ -21,6 +21,10 @@ mod report;
 mod sink;
 mod sync;
 
+// Shared with the integration tests, so that both drive the daemon and the fake Slack
+// the same way.
+#[path = "../../tests/cli/daemon_process.rs"]
+mod daemon_process;
 #[path = "../../tests/cli/fake_slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;

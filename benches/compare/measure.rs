@@ -1,6 +1,6 @@
 //! Running things and reading what they cost: wall time, peak and current RSS, medians.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -93,10 +93,10 @@ pub fn seconds(duration: Duration) -> String {
     }
 }
 
-/// A long-running process, stopped with SIGTERM (then SIGKILL) when dropped.
+/// A long-running process, stopped with SIGTERM (then SIGKILL) when dropped. Its log
+/// stays in the scratch directory (kept with `BENCH_KEEP`).
 pub struct Service {
     pub child: Child,
-    pub log: PathBuf,
 }
 
 impl Service {

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::fake_slack::{FakeSlack, Script, TokenScript};
-use crate::fixture::{TOKEN, Workdir, hook_path};
+use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, hook_path};
+use crate::fixture::{TOKEN, Workdir};
 use crate::measure::{medians, mib, run, seconds};
 use crate::report::Report;
 
@@ -67,7 +67,7 @@ fn workspace(users: usize, hook: &str) -> Script {
         tokens: [(TOKEN.to_owned(), token)].into(),
         user_pages: members.chunks(PAGE).map(<[_]>::to_vec).collect(),
         groups,
-        hooks: [(hook.to_owned(), crate::fake_slack::Hook::Live)].into(),
+        hooks: [(hook.to_owned(), Hook::Live)].into(),
         ..Script::default()
     }
 }

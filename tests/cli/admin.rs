@@ -4,8 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use crate::daemon::Daemon;
-use crate::harness::{Run, Test, URL_GOV, URL_OPS, applied_with, live_hooks};
+use crate::harness::{Daemon, Run, Test, URL_GOV, URL_OPS, applied_with, live_hooks};
 
 fn applied() -> Test {
     applied_with(

@@ -1,5 +1,8 @@
 //! The `Test` builder: a temporary directory with files, an environment with nothing
-//! of the caller's hookwarden settings, the binary run in it, and what it printed.
+//! of the caller's hookwarden settings, the binary run in it, and what it printed; and
+//! the `Daemon` a test runs in that directory.
+
+mod daemon;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,25 +11,19 @@ use hookwarden::secrets::{Keyring, Recipients, Secret, encrypt};
 use secrecy::ExposeSecret;
 use tempfile::TempDir;
 
-use crate::fake_slack::{FakeSlack, Script, TokenScript};
+use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, hook_path};
+
+pub use daemon::{Answer, Daemon};
 
 /// Fake values, shaped like the real thing so that they pass validation.
 pub const URL_OPS: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKEfakeFAKEfakeOPS1";
 pub const URL_GOV: &str = "https://hooks.slack.gov/services/T0FAKE000/B0FAKE002/FAKEfakeFAKEfakeGOV2";
 pub const TOKEN: &str = "xoxb-0000-FAKE-not-a-real-token";
 
-/// The path of a webhook URL, as the fake Slack sees it.
-pub fn hook_path(url: &str) -> String {
-    url[url.find("/services/").expect("a webhook URL")..].to_owned()
-}
-
 /// A fake Slack where each of `urls` is a live webhook.
 pub fn live_hooks(urls: &[&str]) -> Script {
     Script {
-        hooks: urls
-            .iter()
-            .map(|u| (hook_path(u), crate::fake_slack::Hook::Live))
-            .collect(),
+        hooks: urls.iter().map(|u| (hook_path(u), Hook::Live)).collect(),
         ..Script::default()
     }
 }

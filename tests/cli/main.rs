@@ -4,6 +4,7 @@ mod admin;
 mod apply;
 mod crash;
 mod daemon;
+mod daemon_process;
 mod encrypt;
 mod fake_slack;
 mod harness;

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, group, member};
-use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS, hook_path as path};
+use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, group, hook_path as path, member};
+use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS};
 
 const SCOPES: [&str; 3] = ["users:read", "users:read.email", "usergroups:read"];
 

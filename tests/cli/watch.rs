@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::daemon::Daemon;
-use crate::harness::{Test, URL_GOV, URL_OPS, applied_with, live_hooks};
+use crate::harness::{Daemon, Test, URL_GOV, URL_OPS, applied_with, live_hooks};
 
 const URL_THIRD: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeTHR3";
 
