@@ -54,6 +54,7 @@ pub mod planfile;
 pub mod reconcile;
 pub mod remote;
 pub mod render;
+pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod slack;
