@@ -325,7 +325,7 @@ proptest! {
         }).collect();
         let count = alerts.len();
         let built = messages(&notification(alerts), Target::Webhook("ops"), &no_mentions, None);
-        prop_assert!(!built.messages.is_empty());
+        prop_assert_eq!(built.messages.is_empty(), count == 0);
         let mut seen = vec![0usize; count];
         for message in &built.messages {
             prop_assert_eq!(message.webhook.as_str(), "ops");
