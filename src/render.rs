@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use similar::{ChangeTag, capture_diff_slices};
 
-use crate::plan::{Action, Change, Field, Plan, Summary, TokenChange, View};
+use crate::plan::{Action, Change, Field, Plan, RoutesChange, Summary, TokenChange, View};
 
 /// How a command prints its data (markdown: `plan` only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -56,7 +56,28 @@ pub fn summary_line(plan: &Plan) -> String {
     if let Some(token) = plan.token {
         let _ = write!(line, "; bot token: {}", token_word(token));
     }
+    if let Some(routes) = &plan.routes {
+        let _ = write!(line, "; routes: {}", action_word(routes.action));
+    }
+    if !plan.templates.is_empty() {
+        let count = |action| plan.templates.iter().filter(|t| t.action == action).count();
+        let parts: Vec<String> = [Action::Create, Action::Update, Action::Delete]
+            .into_iter()
+            .filter(|a| count(*a) > 0)
+            .map(|a| format!("{} to {}", count(a), action_word(a)))
+            .collect();
+        let _ = write!(line, "; templates: {}", parts.join(", "));
+    }
     line
+}
+
+fn action_word(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Rotate => "rotate",
+        Action::Delete => "delete",
+    }
 }
 
 fn token_word(change: TokenChange) -> &'static str {
@@ -81,6 +102,7 @@ pub fn text(plan: &Plan, style: Style) -> String {
         .changes
         .iter()
         .map(|c| c.id.len())
+        .chain(plan.templates.iter().map(|t| t.id.len() + "template ".len()))
         .chain([9])
         .max()
         .unwrap_or(9);
@@ -111,6 +133,26 @@ pub fn text(plan: &Plan, style: Style) -> String {
             "bot token",
             style.paint(color, token_word(token))
         );
+    }
+    let heading = |out: &mut String, action: Action, what: &str| {
+        let (sign, color) = symbol(action);
+        let _ = writeln!(
+            out,
+            "  {} {what:<width$}  {}",
+            style.paint(color, sign),
+            style.paint(color, action_word(action))
+        );
+    };
+    if let Some(routes) = &plan.routes {
+        heading(&mut out, routes.action, "routes");
+        routes_diff(&mut out, routes, style);
+        out.push('\n');
+    }
+    for template in &plan.templates {
+        heading(&mut out, template.action, &format!("template {}", template.id));
+    }
+    if !plan.templates.is_empty() {
+        out.push('\n');
     }
     let _ = writeln!(out, "Plan: {}.", summary_line(plan));
     if plan.is_mass_deletion() {
@@ -191,6 +233,22 @@ fn mentions_diff(out: &mut String, before: &[String], after: &[String], style: S
     }
 }
 
+/// The routes as a line diff, one route a line, in order.
+fn routes_diff(out: &mut String, change: &RoutesChange, style: Style) {
+    let (before, after) = (&change.before, &change.after);
+    for op in capture_diff_slices(similar::Algorithm::Myers, before, after) {
+        for line in op.iter_changes(before, after) {
+            let value = line.value();
+            let shown = match line.tag() {
+                ChangeTag::Insert => style.paint("32", &format!("+ {value}")),
+                ChangeTag::Delete => style.paint("31", &format!("- {value}")),
+                ChangeTag::Equal => format!("  {value}"),
+            };
+            let _ = writeln!(out, "      {shown}");
+        }
+    }
+}
+
 /// The JSON document of DESIGN.md section 2 (`format_version` 1).
 #[derive(Debug, Serialize)]
 struct JsonPlan<'a> {
@@ -215,6 +273,15 @@ enum JsonChange<'a> {
     BotToken {
         action: TokenChange,
     },
+    Routes {
+        action: Action,
+        before: &'a [String],
+        after: &'a [String],
+    },
+    Template {
+        action: Action,
+        id: &'a str,
+    },
 }
 
 pub fn json(plan: &Plan) -> String {
@@ -237,6 +304,15 @@ pub fn json_value(plan: &Plan) -> serde_json::Value {
         })
         .collect();
     changes.extend(plan.token.map(|action| JsonChange::BotToken { action }));
+    changes.extend(plan.routes.as_ref().map(|r| JsonChange::Routes {
+        action: r.action,
+        before: &r.before,
+        after: &r.after,
+    }));
+    changes.extend(plan.templates.iter().map(|t| JsonChange::Template {
+        action: t.action,
+        id: &t.id,
+    }));
     let document = JsonPlan {
         format_version: 1,
         state_serial: plan.state_serial,
@@ -275,6 +351,25 @@ pub fn markdown(plan: &Plan) -> String {
     }
     if let Some(token) = plan.token {
         let _ = writeln!(out, "| 🔑 | bot token | {} | |", token_word(token));
+    }
+    if let Some(routes) = &plan.routes {
+        let _ = writeln!(
+            out,
+            "| {} | routes | {} | {} → {} routes |",
+            symbol(routes.action).0,
+            action_word(routes.action),
+            routes.before.len(),
+            routes.after.len()
+        );
+    }
+    for template in &plan.templates {
+        let _ = writeln!(
+            out,
+            "| {} | template `{}` | {} | |",
+            symbol(template.action).0,
+            template.id,
+            action_word(template.action)
+        );
     }
     if plan.is_mass_deletion() {
         out.push_str("\n> [!WARNING]\n> This plan deletes more than half of the webhooks; `apply` needs `--allow-mass-delete`.\n");

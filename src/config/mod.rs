@@ -9,6 +9,7 @@ mod parse;
 mod positions;
 pub mod problem;
 pub mod raw;
+mod routing;
 mod shape;
 mod validate;
 pub mod values;
@@ -24,6 +25,7 @@ pub use problem::{Position, Problem, Report};
 pub use validate::slug;
 pub use values::{BotToken, WebhookUrl};
 
+use crate::routes::Routing;
 use crate::secrets::{Keyring, Secret, SecretsError, decrypt};
 
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
@@ -41,6 +43,10 @@ pub struct Config {
     pub recipients: Vec<String>,
     pub slack: Slack,
     pub webhooks: Vec<Webhook>,
+    /// `routes:` and `templates:`, checked.
+    pub routing: Routing,
+    /// The routes' `mentions:` entries, with their positions, for the directory check.
+    pub route_mentions: Vec<Mention>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +87,7 @@ pub struct Mention {
 pub struct Desired {
     pub webhooks: Vec<DesiredWebhook>,
     pub bot_token: Option<BotToken>,
+    pub routing: Routing,
 }
 
 #[derive(Debug, Clone)]
@@ -178,7 +185,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
     };
     let positions = positions.map_err(|problem| report(vec![problem]))?;
     let (parsed, mut problems) = parse::parse(document, &positions);
-    let config = validate::validate(file, parsed, &positions, &mut problems);
+    let config = validate::validate(file, text, parsed, &positions, &mut problems);
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {
         Some(mut config) if problems.is_empty() => {
@@ -234,7 +241,11 @@ fn open_with(config: &Config, keyring: &Keyring, early: Option<&early::Early>) -
             .ok()
     });
     if problems.is_empty() {
-        return Ok(Desired { webhooks, bot_token });
+        return Ok(Desired {
+            webhooks,
+            bot_token,
+            routing: config.routing.clone(),
+        });
     }
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     Err(Report {

@@ -8,15 +8,17 @@ use serde_yaml::Value;
 
 use super::positions::Positions;
 use super::problem::{Position, Problem};
-use super::raw::{self, RawConfig, RawWebhook};
+use super::raw::{self, RawConfig, RawRoute, RawTemplate, RawWebhook};
 use super::shape;
 
 /// What could be read. `top` is absent when the top level itself did not deserialize;
-/// `webhooks` keeps each entry's index in the file.
+/// `webhooks` and `routes` keep each entry's index in the file, `templates` their id.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub top: Option<RawConfig>,
     pub webhooks: Vec<(usize, RawWebhook)>,
+    pub routes: Vec<(usize, RawRoute)>,
+    pub templates: Vec<(String, RawTemplate)>,
 }
 
 /// The YAML of `text` as serde_yaml reads it, or where its syntax breaks.
@@ -61,23 +63,59 @@ pub fn parse(document: Result<Value, Problem>, positions: &Positions) -> (Parsed
     let Value::Mapping(mut top) = document else {
         unreachable!("checked above")
     };
+    // Lists and maps of entries are read entry by entry, each on its own.
     let webhooks = top.remove("webhooks").unwrap_or(Value::Null);
-    let mut parsed = Parsed {
+    let routes = top.remove("routes").unwrap_or(Value::Null);
+    let templates = top.remove("templates").unwrap_or(Value::Null);
+    let parsed = Parsed {
         top: entry::<RawConfig>(Value::Mapping(top), "", positions, &mut problems),
-        webhooks: Vec::new(),
+        webhooks: items(webhooks, "webhooks", positions, &mut problems),
+        routes: items(routes, "routes", positions, &mut problems),
+        templates: templates_of(templates, positions, &mut problems),
     };
-    // A `webhooks` that is not a list was reported and removed by the structural pass,
-    // and items it blanked were reported there too.
-    if let Value::Sequence(items) = webhooks {
-        for (i, item) in items.into_iter().enumerate().filter(|(_, item)| !item.is_null()) {
-            if let Some(webhook) =
-                entry::<RawWebhook>(item, &format!("webhooks[{i}]"), positions, &mut problems)
-            {
-                parsed.webhooks.push((i, webhook));
-            }
-        }
-    }
     (parsed, problems)
+}
+
+/// Each item of the list `value`, with its index. A `value` that is not a list was
+/// reported and removed by the structural pass, and items it blanked were reported there
+/// too.
+fn items<T: DeserializeOwned>(
+    value: Value,
+    name: &str,
+    positions: &Positions,
+    problems: &mut Vec<Problem>,
+) -> Vec<(usize, T)> {
+    let Value::Sequence(items) = value else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(_, item)| !item.is_null())
+        .filter_map(|(i, item)| {
+            entry::<T>(item, &format!("{name}[{i}]"), positions, problems).map(|entry| (i, entry))
+        })
+        .collect()
+}
+
+/// Each template of the `templates:` mapping, with its id, in the file's order.
+fn templates_of(
+    value: Value,
+    positions: &Positions,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, RawTemplate)> {
+    let Value::Mapping(mapping) = value else {
+        return Vec::new();
+    };
+    mapping
+        .into_iter()
+        .filter(|(_, template)| !template.is_null())
+        .filter_map(|(key, template)| {
+            let id = shape::key_text(&key);
+            let raw = entry::<RawTemplate>(template, &format!("templates.{id}"), positions, problems)?;
+            Some((id, raw))
+        })
+        .collect()
 }
 
 /// Deserializes one entry; a failure becomes a problem at the failing field. Missing

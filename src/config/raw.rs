@@ -5,6 +5,7 @@
 //! the field docs below are what editors show while the file is being written.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
@@ -30,6 +31,61 @@ pub struct RawConfig {
     /// Named incoming webhooks, each a destination for alerts.
     #[serde(default)]
     pub webhooks: Vec<RawWebhook>,
+    /// Label routes for notifications from Alertmanager and Grafana
+    /// (`POST /v1/alertmanager`, `POST /v1/grafana`). The first route that matches an
+    /// alert wins; `continue: true` goes on to the next.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    /// Message templates by id, for `routes[].template`.
+    #[serde(default)]
+    pub templates: BTreeMap<String, RawTemplate>,
+}
+
+/// A label route: which webhooks the alerts it matches go to.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Route")]
+pub struct RawRoute {
+    /// Label equality, against each alert's labels (`{team: finops}`). A label an alert
+    /// does not have matches only the empty string.
+    #[serde(default, rename = "match")]
+    pub matchers: BTreeMap<String, String>,
+    /// Regular expressions, anchored at both ends, against each alert's labels
+    /// (`{severity: "critical|page"}`).
+    #[serde(default)]
+    pub match_re: BTreeMap<String, String>,
+    /// The notification's `receiver` (the Alertmanager receiver's name) must equal it.
+    #[serde(default)]
+    pub receiver: Option<String>,
+    /// The webhooks the matched alerts go to, by id. Required, at least one.
+    // Optional here only so that a missing list, already reported by the structural
+    // pass, does not hide the route's other problems.
+    #[schemars(required, length(min = 1))]
+    pub webhooks: Option<Vec<String>>,
+    /// Users or groups @mentioned in the messages of this route (`@finops-team`).
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// A template id from `templates:`; the built-in layout otherwise.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Go on to the next route after this one matched. Default false.
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+}
+
+/// A message template, in MiniJinja, rendered over the notification as it arrived.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Template")]
+pub struct RawTemplate {
+    /// The message's text (Slack mrkdwn), also the notification text of the message.
+    /// Values are escaped for Slack unless the template says `| safe`. Required.
+    // Optional here for the same reason as a route's `webhooks`.
+    #[schemars(required)]
+    pub text: Option<String>,
+    /// Renders to a JSON array of Block Kit blocks; use `| tojson` for values.
+    #[serde(default)]
+    pub blocks: Option<String>,
 }
 
 /// Slack workspace settings.

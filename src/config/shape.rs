@@ -47,6 +47,12 @@ impl<'a> Walk<'a> {
             Yaml::Mapping(mapping) => {
                 if let Some(object) = self.branch(schema, "properties") {
                     self.mapping(mapping, object, path);
+                } else if let Some(values) = self
+                    .branch(schema, "additionalProperties")
+                    .and_then(|s| s.get("additionalProperties"))
+                    .filter(|s| s.is_object())
+                {
+                    self.map(mapping, values, path);
                 }
             }
             Yaml::Sequence(items) => {
@@ -87,6 +93,20 @@ impl<'a> Walk<'a> {
             } else {
                 let at = self.positions.key(&child_path);
                 self.problems.push(unknown_key(&name, path, &known, at));
+                rejected.push(key.clone());
+            }
+        }
+        for key in rejected {
+            mapping.remove(&key);
+        }
+    }
+
+    /// A mapping of names to values of one schema (`templates:`, `match:`). A value of
+    /// the wrong type is reported and removed.
+    fn map(&mut self, mapping: &mut serde_yaml::Mapping, values: &'a Json, path: &str) {
+        let mut rejected = Vec::new();
+        for (key, child) in mapping.iter_mut() {
+            if !self.node(child, values, &join(path, &key_text(key))) {
                 rejected.push(key.clone());
             }
         }
@@ -239,6 +259,8 @@ fn missing_key(name: &str, path: &str, at: Position) -> Problem {
         "name" => "add `name:` with the webhook's display name".to_owned(),
         "url" => "add `url:` with the webhook URL encrypted by `hookwarden encrypt`, as `age: |` and the armored block".to_owned(),
         "age" => "put the armored ciphertext printed by `hookwarden encrypt` under `age: |`".to_owned(),
+        "webhooks" => "add `webhooks:` with the ids of the webhooks this route sends to, such as `webhooks: [general-alerts]`".to_owned(),
+        "text" => "add `text:` with the message's MiniJinja text, such as `text: \"{{ status | upper }}: {{ commonLabels.alertname }}\"`".to_owned(),
         other => format!("add `{other}:`"),
     };
     Problem::new(

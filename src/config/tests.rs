@@ -260,3 +260,202 @@ fn a_large_file_opens_with_every_problem_in_file_order() {
     let lines: Vec<usize> = report.problems.iter().map(|p| p.at.line).collect();
     assert_eq!(lines, [26, 176, 326, 476], "each url line, in order");
 }
+
+/// A file with two webhooks (`ops`, `finops-budgets`) and then `rest`, for routing rows.
+fn routed(rest: &str) -> String {
+    let ok = "SEALED(https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001)";
+    format!(
+        "version: 1\nwebhooks:\n  - {{id: ops, name: Ops, url: {ok}}}\n  - {{id: finops-budgets, name: Budgets, url: {ok}}}\n{rest}"
+    )
+}
+
+#[test]
+fn route_rules() {
+    let rows: Vec<(&str, String, Expected<'_>)> = vec![
+        (
+            "unknown webhook",
+            routed("routes:\n  - webhooks: [finops-budget]\n"),
+            vec![(
+                "unknown-webhook",
+                6,
+                16,
+                "`routes[0].webhooks[0]`: no webhook has the id `finops-budget`",
+            )],
+        ),
+        (
+            "no webhooks",
+            routed("routes:\n  - match: {team: a}\n"),
+            vec![(
+                "missing-key",
+                6,
+                5,
+                "`routes[0]` is missing the required key `webhooks`",
+            )],
+        ),
+        (
+            "empty webhooks",
+            routed("routes:\n  - webhooks: []\n"),
+            vec![("empty-webhooks", 6, 15, "`routes[0].webhooks` is empty")],
+        ),
+        (
+            "webhook twice",
+            routed("routes:\n  - webhooks: [ops, ops]\n"),
+            vec![(
+                "duplicate-webhook",
+                6,
+                21,
+                "`routes[0].webhooks[1]`: the webhook `ops` is listed twice",
+            )],
+        ),
+        (
+            "bad regex",
+            routed("routes:\n  - match_re: {severity: \"crit(\"}\n    webhooks: [ops]\n"),
+            vec![(
+                "invalid-regex",
+                6,
+                26,
+                "`routes[0].match_re.severity` is not a valid regular expression: unclosed group",
+            )],
+        ),
+        (
+            "label name",
+            routed("routes:\n  - match: {1team: a}\n    webhooks: [ops]\n"),
+            vec![(
+                "invalid-label-name",
+                6,
+                13,
+                "`1team` in `routes[0].match` is not a label name",
+            )],
+        ),
+        (
+            "label value type",
+            routed("routes:\n  - match: {code: 500}\n    webhooks: [ops]\n"),
+            vec![(
+                "invalid-type",
+                6,
+                19,
+                "`routes[0].match.code` must be a string, not an integer",
+            )],
+        ),
+        (
+            "unknown route key",
+            routed("routes:\n  - webhooks: [ops]\n    continu: true\n"),
+            vec![("unknown-key", 7, 5, "unknown key `continu` in `routes[0]`")],
+        ),
+        (
+            "unknown template",
+            routed("routes:\n  - webhooks: [ops]\n    template: budgte\ntemplates:\n  budget: {text: x}\n"),
+            vec![(
+                "unknown-template",
+                7,
+                15,
+                "`routes[0].template`: no template has the id `budgte`",
+            )],
+        ),
+        (
+            "route mention",
+            routed("routes:\n  - webhooks: [ops]\n    mentions: [\"@\"]\n"),
+            vec![("empty-mention", 7, 16, "`routes[0].mentions[0]` is empty")],
+        ),
+    ];
+    let rows: Vec<_> = rows.iter().map(|(r, t, e)| (*r, t.as_str(), e.clone())).collect();
+    check_rows(&rows, |text| parse("f.yaml", text).map(drop));
+}
+
+#[test]
+fn template_rules() {
+    let rows: Vec<(&str, String, Expected<'_>)> = vec![
+        (
+            "template without text",
+            routed("templates:\n  budget: {blocks: \"[]\"}\n"),
+            vec![(
+                "missing-key",
+                6,
+                11,
+                "`templates.budget` is missing the required key `text`",
+            )],
+        ),
+        (
+            "unknown template key",
+            routed("templates:\n  budget: {text: x, txet: y}\n"),
+            vec![("unknown-key", 6, 21, "unknown key `txet` in `templates.budget`")],
+        ),
+        (
+            "template id",
+            routed("templates:\n  \"a b\": {text: x}\n"),
+            vec![("invalid-template-id", 6, 3, "`a b` is not a valid template id")],
+        ),
+        (
+            "empty template",
+            routed("templates:\n  budget: {text: \" \"}\n"),
+            vec![("empty-template", 6, 18, "`templates.budget.text` is empty")],
+        ),
+        (
+            "template syntax, one line",
+            routed("templates:\n  budget: {text: \"{{ status \"}\n"),
+            vec![(
+                "template-syntax",
+                6,
+                18,
+                "`templates.budget.text` is not valid MiniJinja: syntax error: unexpected end of input, expected end of variable block",
+            )],
+        ),
+        (
+            "template syntax, block scalar",
+            routed(
+                "templates:\n  budget:\n    text: |\n      {{ status }}\n      {% for a in alerts %}\n      {{ a.labels.alertname }}\n",
+            ),
+            vec![(
+                "template-syntax",
+                10,
+                7,
+                "`templates.budget.text` is not valid MiniJinja: syntax error: unexpected end of input, expected end of block",
+            )],
+        ),
+        (
+            "template fails on the sample",
+            routed(
+                "templates:\n  budget:\n    text: |\n      ok\n      {{ alerts[0].labels.team.missing.deeper }}\n",
+            ),
+            vec![(
+                "template-render",
+                9,
+                7,
+                "`templates.budget.text` fails on the sample notification: undefined value",
+            )],
+        ),
+        (
+            "blocks not an array",
+            routed("templates:\n  budget: {text: x, blocks: \"{}\"}\n"),
+            vec![(
+                "template-render",
+                6,
+                29,
+                "`templates.budget.blocks` fails on the sample notification: `blocks` must render to a JSON array of Block Kit blocks (objects)",
+            )],
+        ),
+    ];
+    let rows: Vec<_> = rows.iter().map(|(r, t, e)| (*r, t.as_str(), e.clone())).collect();
+    check_rows(&rows, |text| parse("f.yaml", text).map(drop));
+}
+
+#[test]
+fn valid_routing_is_kept_as_written() {
+    let text = fill(&routed(
+        "routes:\n  - match: {team: finops}\n    match_re: {severity: \"critical|page\"}\n    receiver: finops\n    webhooks: [finops-budgets]\n    mentions: [\"@finops-team\"]\n    template: budget\n    continue: true\n  - webhooks: [ops]\ntemplates:\n  budget:\n    text: \"{{ status | upper }}: {{ commonLabels.alertname }} ({{ alerts | length }})\"\n    blocks: |\n      [{\"type\": \"section\", \"text\": {\"type\": \"mrkdwn\", \"text\": {{ commonAnnotations.summary | tojson }}}}]\n",
+    ));
+    let config = parse("f.yaml", &text).expect("valid");
+    let routes = &config.routing.routes;
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0].matchers["team"], "finops");
+    assert_eq!(routes[0].match_re["severity"], "critical|page");
+    assert_eq!(routes[0].receiver.as_deref(), Some("finops"));
+    assert_eq!(routes[0].webhooks, ["finops-budgets"]);
+    assert_eq!(routes[0].template.as_deref(), Some("budget"));
+    assert!(routes[0].continue_matching);
+    assert_eq!(routes[1].webhooks, ["ops"]);
+    assert!(config.routing.templates["budget"].blocks.is_some());
+    assert_eq!(config.route_mentions[0].text, "@finops-team");
+    let desired = open(&config, keyring()).expect("opens");
+    assert_eq!(desired.routing, config.routing);
+}

@@ -15,11 +15,13 @@ pub const MAX_ID_LEN: usize = 64;
 
 pub fn validate(
     file: &str,
+    text: &str,
     parsed: Parsed,
     positions: &Positions,
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
     let mut check = Check {
+        text,
         positions,
         problems,
         ids: Vec::new(),
@@ -38,6 +40,8 @@ pub fn validate(
         .filter_map(|(i, raw)| check.webhook(i, raw))
         .collect();
     check.unique_ids();
+    let webhook_ids: Vec<String> = check.ids.iter().map(|(id, _)| id.clone()).collect();
+    let (routing, route_mentions) = check.routing(parsed.routes, parsed.templates, &webhook_ids);
     check.armors();
     if !problems.is_empty() {
         return None;
@@ -50,12 +54,16 @@ pub fn validate(
         recipients: top.recipients,
         slack: slack?,
         webhooks,
+        routing,
+        route_mentions,
     })
 }
 
-struct Check<'a> {
-    positions: &'a Positions,
-    problems: &'a mut Vec<Problem>,
+pub(super) struct Check<'a> {
+    /// The file's text, to place problems inside multi-line strings (templates).
+    pub(super) text: &'a str,
+    pub(super) positions: &'a Positions,
+    pub(super) problems: &'a mut Vec<Problem>,
     /// Every valid id seen, with where it is written (or derived from), including those
     /// of entries with other problems: a duplicate is worth knowing about either way.
     ids: Vec<(String, Position)>,
@@ -64,7 +72,7 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn report(&mut self, problem: Problem) {
+    pub(super) fn report(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
 
@@ -232,7 +240,7 @@ impl Check<'_> {
 
     /// Names, channels and mentions end up on terminals and in Slack: no control
     /// characters, which could rewrite what a reviewer sees.
-    fn printable(&mut self, path: &str, text: &str) -> bool {
+    pub(super) fn printable(&mut self, path: &str, text: &str) -> bool {
         if !text.chars().any(char::is_control) {
             return true;
         }
@@ -247,7 +255,7 @@ impl Check<'_> {
         false
     }
 
-    fn mention(&mut self, path: &str, text: &str) -> Option<Mention> {
+    pub(super) fn mention(&mut self, path: &str, text: &str) -> Option<Mention> {
         let at = self.positions.value(path);
         if !self.printable(path, text) {
             return None;

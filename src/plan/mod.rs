@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Desired, DesiredWebhook};
+use crate::routes::{RouteSpec, Routing};
 use crate::secrets::fingerprint;
 use crate::state::{Applied, AppliedWebhook};
 
@@ -24,6 +25,27 @@ pub struct Plan {
     /// Worth a look, not worth failing for.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The change to `routes:`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<RoutesChange>,
+    /// One change per template that differs, sorted by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<TemplateChange>,
+}
+
+/// The routes replace the applied ones whole: their order is their meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutesChange {
+    pub action: Action,
+    /// Each route on one line ([`RouteSpec::describe`]), in order.
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateChange {
+    pub id: String,
+    pub action: Action,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,7 +132,45 @@ pub fn plan(desired: &Desired, applied: &Applied) -> Plan {
         warnings: applied_team_warnings(desired, applied, token),
         token,
         applied_webhooks: applied.webhooks.len(),
+        routes: routes_change(&desired.routing, &applied.routing),
+        templates: template_changes(&desired.routing, &applied.routing),
     }
+}
+
+fn routes_change(desired: &Routing, applied: &Routing) -> Option<RoutesChange> {
+    if desired.routes == applied.routes {
+        return None;
+    }
+    let action = match (applied.routes.is_empty(), desired.routes.is_empty()) {
+        (true, _) => Action::Create,
+        (false, true) => Action::Delete,
+        (false, false) => Action::Update,
+    };
+    let lines = |routes: &[RouteSpec]| routes.iter().map(RouteSpec::describe).collect();
+    Some(RoutesChange {
+        action,
+        before: lines(&applied.routes),
+        after: lines(&desired.routes),
+    })
+}
+
+fn template_changes(desired: &Routing, applied: &Routing) -> Vec<TemplateChange> {
+    let ids: std::collections::BTreeSet<&String> =
+        desired.templates.keys().chain(applied.templates.keys()).collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let action = match (applied.templates.get(id), desired.templates.get(id)) {
+                (None, Some(_)) => Action::Create,
+                (Some(_), None) => Action::Delete,
+                (Some(old), Some(new)) if old != new => Action::Update,
+                _ => return None,
+            };
+            Some(TemplateChange {
+                id: id.clone(),
+                action,
+            })
+        })
+        .collect()
 }
 
 /// A webhook of another workspace than the bot token's cannot have its mentions
@@ -195,7 +255,12 @@ fn view_applied(webhook: &AppliedWebhook) -> View {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.token.is_none()
+        self.changes.is_empty() && self.token.is_none() && !self.changes_routing()
+    }
+
+    /// Whether applying this plan replaces the routes and templates.
+    pub fn changes_routing(&self) -> bool {
+        self.routes.is_some() || !self.templates.is_empty()
     }
 
     pub fn summary(&self) -> Summary {

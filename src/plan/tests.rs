@@ -6,6 +6,7 @@ use super::{Action, Field, Plan, TokenChange, plan};
 use crate::config::{BotToken, Desired, DesiredWebhook, WebhookUrl};
 use crate::reconcile::{Seal, writes};
 use crate::render::{self, Style};
+use crate::routes::{RouteSpec, Routing, TemplateSpec};
 use crate::secrets::{Secret, fingerprint};
 use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret};
 
@@ -65,6 +66,7 @@ fn state(webhooks: &[DesiredWebhook]) -> Applied {
         serial: 3,
         webhooks: webhooks.iter().map(applied).collect(),
         token: None,
+        routing: Routing::default(),
     }
 }
 
@@ -134,6 +136,7 @@ fn one_change_per_webhook() {
             &Desired {
                 webhooks,
                 bot_token: None,
+                routing: Routing::default(),
             },
             &state(std::slice::from_ref(&ops)),
         );
@@ -149,6 +152,7 @@ fn a_rotation_shows_both_redacted_urls() {
         &Desired {
             webhooks: vec![desired("ops", "Ops", None, 2, &[])],
             bot_token: None,
+            routing: Routing::default(),
         },
         &state(&[before]),
     );
@@ -181,11 +185,13 @@ fn token_changes() {
         let desired = Desired {
             webhooks: vec![],
             bot_token: wanted.map(token),
+            routing: Routing::default(),
         };
         let applied = Applied {
             serial: 1,
             webhooks: vec![],
             token: current.map(applied_token),
+            routing: Routing::default(),
         };
         assert_eq!(plan(&desired, &applied).token, expected, "{case}");
     }
@@ -209,6 +215,7 @@ fn mass_deletion() {
             &Desired {
                 webhooks: four[..kept].to_vec(),
                 bot_token: None,
+                routing: Routing::default(),
             },
             &state(&four[..applied_n]),
         );
@@ -242,6 +249,33 @@ fn arb_webhook() -> impl Strategy<Value = DesiredWebhook> {
         })
 }
 
+/// One of four routings: none, one route, two routes, two routes and a template.
+fn routing(n: usize) -> Routing {
+    let route = |team: &str, hook: &str| RouteSpec {
+        matchers: [("team".to_owned(), team.to_owned())].into(),
+        webhooks: vec![hook.to_owned()],
+        ..RouteSpec::default()
+    };
+    let mut routing = Routing::default();
+    if n >= 1 {
+        routing.routes.push(route("finops", "hook-1"));
+    }
+    if n >= 2 {
+        routing.routes.push(route("ops", "hook-2"));
+    }
+    if n >= 3 {
+        routing.templates.insert(
+            "budget".to_owned(),
+            TemplateSpec {
+                text: "{{ status }}".to_owned(),
+                blocks: None,
+            },
+        );
+        routing.routes[0].template = Some("budget".to_owned());
+    }
+    routing
+}
+
 fn arb_state() -> impl Strategy<Value = (Vec<DesiredWebhook>, Option<&'static str>)> {
     let tokens = proptest::option::of(prop_oneof![Just("xoxb-fake-1"), Just("xoxb-fake-2")]);
     (proptest::collection::vec(arb_webhook(), 0..8), tokens).prop_map(|(mut webhooks, token)| {
@@ -253,9 +287,9 @@ fn arb_state() -> impl Strategy<Value = (Vec<DesiredWebhook>, Option<&'static st
 
 proptest! {
     #[test]
-    fn applying_a_plan_leaves_nothing_to_do((wanted, wanted_token) in arb_state(), (current, current_token) in arb_state()) {
-        let desired = Desired { webhooks: wanted, bot_token: wanted_token.map(token) };
-        let applied = Applied { serial: 5, webhooks: current.iter().map(applied).collect(), token: current_token.map(applied_token) };
+    fn applying_a_plan_leaves_nothing_to_do((wanted, wanted_token) in arb_state(), (current, current_token) in arb_state(), wanted_routing in 0..4usize, current_routing in 0..4usize) {
+        let desired = Desired { webhooks: wanted, bot_token: wanted_token.map(token), routing: routing(wanted_routing) };
+        let applied = Applied { serial: 5, webhooks: current.iter().map(applied).collect(), token: current_token.map(applied_token), routing: routing(current_routing) };
         let first = plan(&desired, &applied);
         let writes = writes(&first, &desired, &applied, None, 100, FAKE_SEAL).expect("writes");
         let after = applied.with(&writes);
@@ -265,9 +299,9 @@ proptest! {
     }
 
     #[test]
-    fn no_rendering_contains_a_secret((wanted, wanted_token) in arb_state(), (current, current_token) in arb_state()) {
-        let desired = Desired { webhooks: wanted, bot_token: wanted_token.map(token) };
-        let applied = Applied { serial: 5, webhooks: current.iter().map(applied).collect(), token: current_token.map(applied_token) };
+    fn no_rendering_contains_a_secret((wanted, wanted_token) in arb_state(), (current, current_token) in arb_state(), wanted_routing in 0..4usize, current_routing in 0..4usize) {
+        let desired = Desired { webhooks: wanted, bot_token: wanted_token.map(token), routing: routing(wanted_routing) };
+        let applied = Applied { serial: 5, webhooks: current.iter().map(applied).collect(), token: current_token.map(applied_token), routing: routing(current_routing) };
         let plan = plan(&desired, &applied);
         for shown in [render::text(&plan, Style { color: true }), render::json(&plan), render::markdown(&plan)] {
             prop_assert!(!shown.contains("FAKEsecret"), "a URL's secret segment was shown:\n{}", shown);
@@ -300,6 +334,7 @@ fn every_kind_of_change() -> Plan {
         &Desired {
             webhooks: wanted,
             bot_token: Some(token("xoxb-fake-2")),
+            routing: Routing::default(),
         },
         &applied,
     )
@@ -326,6 +361,7 @@ fn no_changes_renders_as_such() {
         &Desired {
             webhooks: vec![],
             bot_token: None,
+            routing: Routing::default(),
         },
         &Applied::default(),
     );
@@ -333,4 +369,75 @@ fn no_changes_renders_as_such() {
         render::text(&plan, Style { color: false }),
         "No changes. The applied state (serial 0) matches the desired state.\n"
     );
+}
+
+/// Routes updated (one route more, one changed) and templates created, updated, deleted.
+fn routing_changes() -> Plan {
+    let mut before = routing(3);
+    before.templates.insert(
+        "old".to_owned(),
+        TemplateSpec {
+            text: "x".to_owned(),
+            blocks: None,
+        },
+    );
+    let mut after = routing(3);
+    after.routes[1].continue_matching = true;
+    after.routes.push(RouteSpec {
+        webhooks: vec!["hook-3".to_owned()],
+        ..RouteSpec::default()
+    });
+    after.templates.get_mut("budget").expect("budget").text = "{{ receiver }}".to_owned();
+    after.templates.insert(
+        "new".to_owned(),
+        TemplateSpec {
+            text: "y".to_owned(),
+            blocks: None,
+        },
+    );
+    let desired = Desired {
+        webhooks: vec![],
+        bot_token: None,
+        routing: after,
+    };
+    let applied = Applied {
+        routing: before,
+        ..Applied::default()
+    };
+    plan(&desired, &applied)
+}
+
+#[test]
+fn routing_changes_are_planned_and_shown() {
+    let plan = routing_changes();
+    assert_eq!(plan.routes.as_ref().map(|r| r.action), Some(Action::Update));
+    let templates: Vec<(&str, Action)> = plan.templates.iter().map(|t| (t.id.as_str(), t.action)).collect();
+    assert_eq!(
+        templates,
+        [
+            ("budget", Action::Update),
+            ("new", Action::Create),
+            ("old", Action::Delete)
+        ]
+    );
+    insta::assert_snapshot!(render::text(&plan, Style { color: false }));
+    insta::assert_snapshot!(render::json(&plan));
+    insta::assert_snapshot!(render::markdown(&plan));
+}
+
+#[test]
+fn a_saved_plan_from_before_routes_reads_as_no_routing_change() {
+    let mut value = serde_json::to_value(plan(
+        &Desired {
+            webhooks: vec![],
+            bot_token: None,
+            routing: Routing::default(),
+        },
+        &Applied::default(),
+    ))
+    .expect("serializes");
+    let object = value.as_object_mut().expect("an object");
+    assert!(!object.contains_key("routes") && !object.contains_key("templates"));
+    let read: Plan = serde_json::from_value(value).expect("reads");
+    assert!(!read.changes_routing());
 }

@@ -96,6 +96,7 @@ pub fn unresolved_mentions(config: &Config, directory: &Directory) -> Vec<Proble
         .webhooks
         .iter()
         .flat_map(|w| &w.mentions)
+        .chain(&config.route_mentions)
         .filter_map(|mention| {
             let unresolved = index.resolve(&mention.text).err()?;
             Some(

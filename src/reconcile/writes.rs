@@ -77,6 +77,9 @@ pub fn writes(
         }),
         (Some(_), None) => unreachable!("a token change without a desired token"),
     };
+    if plan.changes_routing() {
+        writes.routing = Some(desired.routing.clone());
+    }
     Ok(writes)
 }
 

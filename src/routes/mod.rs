@@ -48,6 +48,41 @@ pub struct RouteSpec {
     pub continue_matching: bool,
 }
 
+impl RouteSpec {
+    /// The route on one line, as plans and `routes test` show it:
+    /// `team="finops", severity=~"critical|page" -> finops-budgets (template budget)`.
+    pub fn describe(&self) -> String {
+        let mut matchers: Vec<String> = self.receiver.iter().map(|r| format!("receiver={r:?}")).collect();
+        matchers.extend(
+            self.matchers
+                .iter()
+                .map(|(name, value)| format!("{name}={value:?}")),
+        );
+        matchers.extend(self.match_re.iter().map(|(name, re)| format!("{name}=~{re:?}")));
+        let matched = if matchers.is_empty() {
+            "every alert".to_owned()
+        } else {
+            matchers.join(", ")
+        };
+        let mut extras = Vec::new();
+        if !self.mentions.is_empty() {
+            extras.push(format!("mentions {}", self.mentions.join(" ")));
+        }
+        if let Some(template) = &self.template {
+            extras.push(format!("template {template}"));
+        }
+        if self.continue_matching {
+            extras.push("continue".to_owned());
+        }
+        let extras = if extras.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", extras.join("; "))
+        };
+        format!("{matched} -> {}{extras}", self.webhooks.join(", "))
+    }
+}
+
 /// A template as the desired-state file writes it and the state keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateSpec {

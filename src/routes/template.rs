@@ -190,13 +190,14 @@ fn blocks(json: &str) -> Result<Vec<serde_json::Value>, TemplateProblem> {
 }
 
 fn problem(field: &'static str, error: &Error, syntax: bool) -> TemplateProblem {
-    let detail = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    let message = match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.kind()),
+        None => error.kind().to_string(),
+    };
     TemplateProblem {
         field,
         line: error.line(),
-        message: format!("{}: {detail}", error.kind()),
+        message,
         syntax,
     }
 }

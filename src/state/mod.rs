@@ -16,6 +16,8 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use sled::Transactional;
+
+use crate::routes::Routing;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use audit::{AuditChange, AuditEntry, Draft};
@@ -32,6 +34,7 @@ const SERIAL_KEY: &[u8] = b"serial";
 const TOKEN_KEY: &[u8] = b"bot_token";
 const AUDIT_HEAD_KEY: &[u8] = b"audit_head";
 const DIRECTORY_KEY: &[u8] = b"directory";
+const ROUTING_KEY: &[u8] = b"routing";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -183,10 +186,15 @@ impl Store {
             Some(bytes) => Some(self.decode(&bytes, "the bot token record")?),
             None => None,
         };
+        let routing = match self.meta.get(ROUTING_KEY).map_err(|e| self.io("read", e))? {
+            Some(bytes) => self.decode(&bytes, "the routing record")?,
+            None => Routing::default(),
+        };
         Ok(Applied {
             serial,
             webhooks,
             token,
+            routing,
         })
     }
 
@@ -206,6 +214,10 @@ impl Store {
             .directory
             .as_ref()
             .map(|d| serde_json::to_vec(d).expect("a directory serializes"));
+        let routing = writes
+            .routing
+            .as_ref()
+            .map(|r| serde_json::to_vec(r).expect("routing serializes"));
         let result = (&self.meta, &self.webhooks, &self.audit).transaction(|(meta, webhooks, audit)| {
             let abort = |e: StateError| ConflictableTransactionError::Abort(e);
             let actual = match meta.get(SERIAL_KEY)? {
@@ -237,6 +249,9 @@ impl Store {
             }
             if let Some(directory) = &directory {
                 meta.insert(DIRECTORY_KEY, directory.as_slice())?;
+            }
+            if let Some(routing) = &routing {
+                meta.insert(ROUTING_KEY, routing.as_slice())?;
             }
             let prev_hash = meta
                 .get(AUDIT_HEAD_KEY)?

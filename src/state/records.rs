@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::routes::Routing;
+
 /// Everything the last apply left behind, as `plan` compares against it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -14,6 +16,8 @@ pub struct Applied {
     /// Sorted by id.
     pub webhooks: Vec<AppliedWebhook>,
     pub token: Option<AppliedToken>,
+    /// The receivers' routes and templates.
+    pub routing: Routing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +84,10 @@ pub struct Writes {
     /// The directory a new token sees, synced before the apply so that it is stored
     /// with the token.
     pub directory: Option<SyncedDirectory>,
+    /// New routes and templates, replacing the applied ones whole.
+    pub routing: Option<Routing>,
 }
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TokenWrite {
     #[default]
@@ -95,6 +102,7 @@ impl Writes {
             && self.delete.is_empty()
             && self.token == TokenWrite::Keep
             && self.directory.is_none()
+            && self.routing.is_none()
     }
 }
 
@@ -119,6 +127,7 @@ impl Applied {
             serial: self.serial + 1,
             webhooks: webhooks.into_values().collect(),
             token,
+            routing: writes.routing.clone().unwrap_or_else(|| self.routing.clone()),
         }
     }
 }
