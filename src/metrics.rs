@@ -28,6 +28,27 @@ pub struct HealthLabels {
     pub state: String,
 }
 
+/// A notification from the monitoring stack: who sent it, what became of it.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// `alertmanager` or `grafana`.
+    pub source: String,
+    /// `queued`, `duplicate`, `no_route` or `unknown_webhook`.
+    pub outcome: String,
+}
+
+/// A request a receiver refused: its route pattern and the error code answered.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    pub route: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TemplateLabel {
+    pub template: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +67,12 @@ pub struct Metrics {
     /// 1 while the file differs from the applied state and the daemon does not apply it
     /// (`--apply off`, or a held-back mass deletion).
     pub pending_changes: Gauge,
+    pub notifications: Family<NotificationLabels, Counter>,
+    pub refused: Family<RefusedLabels, Counter>,
+    /// Mentions in receivers' messages that resolved to no one, sent as text.
+    pub unresolved_mentions: Counter,
+    /// Templates that failed at render time; their groups went out in the built-in layout.
+    pub template_failures: Family<TemplateLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -62,6 +89,10 @@ impl Default for Metrics {
             config_valid: Gauge::default(),
             mass_deletions_held: Counter::default(),
             pending_changes: Gauge::default(),
+            notifications: Family::default(),
+            refused: Family::default(),
+            unresolved_mentions: Counter::default(),
+            template_failures: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -113,6 +144,26 @@ impl Default for Metrics {
             "pending_changes",
             "1 while the file differs from the applied state and is not applied",
             metrics.pending_changes.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Notifications from Alertmanager and Grafana, by what became of them",
+            metrics.notifications.clone(),
+        );
+        registry.register(
+            "requests_refused",
+            "Requests to the receivers answered with an error, by route and code",
+            metrics.refused.clone(),
+        );
+        registry.register(
+            "unresolved_mentions",
+            "Mentions in received alerts that resolved to no one and were sent as text",
+            metrics.unresolved_mentions.clone(),
+        );
+        registry.register(
+            "template_failures",
+            "Template renders that failed; the built-in layout was sent instead",
+            metrics.template_failures.clone(),
         );
         Metrics { registry, ..metrics }
     }

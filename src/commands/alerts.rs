@@ -153,7 +153,13 @@ pub fn alerts(ctx: &mut Context<'_>, command: &AlertsCommand) -> Result<Exit, Er
 
 /// `ID  WEBHOOK  STATUS  attempts N  LAST ERROR`.
 fn line(alert: &Value) -> String {
-    let field = |name: &str| alert[name].as_str().unwrap_or("-").to_owned();
+    let field = |name: &str| {
+        alert[name]
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .unwrap_or("-")
+            .to_owned()
+    };
     format!(
         "{}  {}  {}  attempts {}  {}\n",
         field("id"),

@@ -49,6 +49,11 @@ pub struct DaemonArgs {
     /// Refuse new alerts (503) while this many wait.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub queue_limit: usize,
+
+    /// A notification from Alertmanager or Grafana equal to one accepted this recently
+    /// (an HA peer's copy: same group key, status and alerts) is not queued again.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub dedup_window: humantime::Duration,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; `runner` runs what the admin socket and
@@ -71,6 +76,7 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
             ..Retry::default()
         },
         queue_limit: args.queue_limit,
+        dedup_window: args.dedup_window.into(),
         api_token,
         admin_token: token_from_env(ADMIN_TOKEN_FILE)?,
     };

@@ -8,6 +8,7 @@ use super::Shared;
 use crate::config::WebhookUrl;
 use crate::delivery::Webhooks;
 use crate::directory::Index;
+use crate::routes::Router;
 use crate::secrets::{Keyring, decrypt};
 use crate::server::{Catalog, Entry};
 use crate::state::{StateError, Store};
@@ -49,9 +50,11 @@ pub(super) fn load(
     }
     let directory = store.directory()?.map(|synced| Index::new(synced.directory));
     *webhooks.write().expect("never poisoned") = urls;
+    let router = Arc::new(Router::new(&applied.routing));
     *catalog.write().expect("never poisoned") = Catalog {
         webhooks: entries,
         directory,
+        router,
     };
     let api_url = applied.token.and_then(|t| t.facts).map(|f| f.api_url);
     Ok(api_url.unwrap_or_else(|| crate::config::DEFAULT_API_URL.to_owned()))

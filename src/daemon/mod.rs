@@ -64,6 +64,8 @@ pub struct Options {
     pub pacing: Pacing,
     pub retry: Retry,
     pub queue_limit: usize,
+    /// How long an Alertmanager HA peer's copy of a notification is recognised.
+    pub dedup_window: Duration,
     pub api_token: Option<Secret>,
     /// Enables `/v1/admin/run` on the API listener, behind this token.
     pub admin_token: Option<Secret>,

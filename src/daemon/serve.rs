@@ -40,6 +40,7 @@ fn app_state(ctx: &Shared, api_token: Option<Secret>, admin: Option<AdminAccess>
         metrics: ctx.metrics.clone(),
         api_token,
         queue_limit: ctx.options.queue_limit,
+        dedup_window: ctx.options.dedup_window,
         problems: ctx.problems.clone(),
         admin,
     })

@@ -109,7 +109,7 @@ impl Outbox {
             let enqueued = outbox.store.enqueue(alerts, now_ms())?;
             let fresh: Vec<&str> = enqueued
                 .iter()
-                .filter(|e| !e.duplicate)
+                .filter(|e| !e.duplicate && e.record.status == AlertStatus::Queued)
                 .map(|e| e.record.webhook.as_str())
                 .collect();
             for webhook in &fresh {

@@ -26,6 +26,11 @@ pub use build::{Built, Message, Target, messages};
 pub use notification::{Alert, Notification};
 pub use template::{TemplateProblem, Templates, sample};
 
+/// `notification` in the built-in layout, without mentions: how a dead letter keeps it.
+pub fn layout_messages(notification: &Notification) -> Vec<serde_json::Value> {
+    layout::messages(notification, &mentions::Mentions::default())
+}
+
 /// A route as the desired-state file writes it and the state keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSpec {

@@ -72,6 +72,7 @@ fn prepare(state: &Shared, request: AlertRequest) -> Result<NewAlert, ApiError> 
         webhook: request.webhook,
         payload,
         key: request.key,
+        ..NewAlert::default()
     })
 }
 
@@ -143,6 +144,18 @@ pub(super) async fn list(
 }
 
 pub(super) async fn retry(State(state): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    // A notification that reached no route has no webhook to go to.
+    if let Some(record) = state.store.alert(&id)?
+        && record.webhook.is_empty()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_route",
+            format!(
+                "alert `{id}` reached no route, so there is no webhook to retry it to: add a route for it, and the sender's next notification is delivered"
+            ),
+        ));
+    }
     let record = state.outbox.retry(&id).await?.ok_or_else(|| unknown_alert(&id))?;
     if record.id == id {
         return Err(ApiError::new(

@@ -26,9 +26,21 @@ impl ApiError {
     }
 }
 
+/// The error code of an error response, for the middleware that logs refusals.
+#[derive(Debug, Clone)]
+pub(super) struct ErrorCode(pub String);
+
+impl ApiError {
+    pub(super) fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = ErrorCode(self.code().to_owned());
         let mut response = (self.status, axum::Json(self.body)).into_response();
+        response.extensions_mut().insert(code);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         }

@@ -9,6 +9,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod error;
+mod receivers;
 mod status;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ pub use error::ApiError;
 use crate::delivery::Outbox;
 use crate::directory::Index;
 use crate::metrics::Metrics;
+use crate::routes;
 use crate::secrets::Secret;
 use crate::state::Store;
 
@@ -33,6 +35,9 @@ use crate::state::Store;
 pub const BODY_LIMIT: usize = 256 * 1024;
 /// A batch carries up to [`MAX_BATCH`] alerts.
 pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// A notification from Alertmanager or Grafana carries a whole group of alerts; set
+/// `max_alerts` on a receiver whose groups can be larger.
+pub const RECEIVER_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// The admin route carries whole files.
 pub const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -41,6 +46,8 @@ pub const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct Catalog {
     pub webhooks: BTreeMap<String, Entry>,
     pub directory: Option<Index>,
+    /// The applied routes and templates, compiled.
+    pub router: Arc<routes::Router>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +68,8 @@ pub struct AppState {
     pub api_token: Option<Secret>,
     /// 503 beyond this many queued alerts.
     pub queue_limit: usize,
+    /// How long an Alertmanager HA peer's copy of a notification is recognised.
+    pub dedup_window: std::time::Duration,
     /// Problems the daemon wants `/healthz` to show (an invalid desired-state file).
     pub problems: Arc<RwLock<Vec<String>>>,
     /// `None` unless an admin token is configured (or on the admin socket).
@@ -82,6 +91,26 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<Shared>)> {
         ("/v1/alerts", Method::GET, get(alerts::list)),
         ("/v1/alerts/{id}", Method::GET, get(alerts::show)),
         ("/v1/alerts/{id}/retry", Method::POST, post(alerts::retry)),
+        (
+            "/v1/alertmanager",
+            Method::POST,
+            post(receivers::alertmanager).layer(DefaultBodyLimit::max(RECEIVER_BODY_LIMIT)),
+        ),
+        (
+            "/v1/alertmanager/{webhook}",
+            Method::POST,
+            post(receivers::alertmanager_to).layer(DefaultBodyLimit::max(RECEIVER_BODY_LIMIT)),
+        ),
+        (
+            "/v1/grafana",
+            Method::POST,
+            post(receivers::grafana).layer(DefaultBodyLimit::max(RECEIVER_BODY_LIMIT)),
+        ),
+        (
+            "/v1/grafana/{webhook}",
+            Method::POST,
+            post(receivers::grafana_to).layer(DefaultBodyLimit::max(RECEIVER_BODY_LIMIT)),
+        ),
         ("/v1/webhooks", Method::GET, get(status::webhooks)),
         ("/healthz", Method::GET, get(status::healthz)),
         ("/readyz", Method::GET, get(status::readyz)),
@@ -111,6 +140,7 @@ pub fn router(state: Shared) -> Router {
             )
         })
         .layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
+        .layer(middleware::from_fn_with_state(state.clone(), receivers::observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

@@ -46,11 +46,16 @@ pub struct Health {
 }
 
 /// An alert to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewAlert {
     pub webhook: String,
     pub payload: serde_json::Value,
     pub key: Option<String>,
+    /// How long `key` de-duplicates, in milliseconds; 24 hours when `None`.
+    pub dedup_window_ms: Option<u64>,
+    /// Stored as failed with this error, never queued: a dead letter from the start
+    /// (`no_route`).
+    pub dead: Option<String>,
 }
 
 /// The outcome of [`Store::enqueue`](super::Store::enqueue).

@@ -52,19 +52,25 @@ impl Store {
                 webhook: alert.webhook,
                 payload: alert.payload,
                 key: alert.key,
-                status: AlertStatus::Queued,
+                status: if alert.dead.is_some() {
+                    AlertStatus::Failed
+                } else {
+                    AlertStatus::Queued
+                },
                 attempts: 0,
-                last_error: None,
+                last_error: alert.dead,
                 created_at: now_ms,
                 next_attempt_at: now_ms,
                 delivered_at: None,
             };
             let encoded = serde_json::to_vec(&record).expect("a record serializes");
-            records.push((seq, record, encoded));
+            let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
+            records.push((seq, record, encoded, window));
         }
-        if records.iter().all(|(_, record, _)| record.key.is_none()) {
+        let plain = |record: &AlertRecord| record.key.is_none() && record.status == AlertStatus::Queued;
+        if records.iter().all(|(_, record, _, _)| plain(record)) {
             let mut enqueued = Vec::with_capacity(records.len());
-            for (seq, record, encoded) in records {
+            for (seq, record, encoded, _) in records {
                 self.alerts
                     .insert(seq.to_be_bytes(), encoded)
                     .map_err(|e| self.io("write", e))?;
@@ -78,15 +84,16 @@ impl Store {
             }
             return Ok(enqueued);
         }
-        let result = (&self.alerts, &self.queue, &self.dedup).transaction(|(alerts, queue, dedup)| {
+        let trees = (&self.alerts, &self.queue, &self.dedup, &self.failed);
+        let result = trees.transaction(|(alerts, queue, dedup, dead)| {
             let mut enqueued = Vec::with_capacity(records.len());
-            for (seq, record, encoded) in &records {
+            for (seq, record, encoded, window) in &records {
                 let webhook = record.webhook.as_str();
                 if let Some(key) = record.key.as_deref() {
                     let key = dedup_key(webhook, key);
                     if let Some(seen) = dedup.get(key.as_slice())? {
                         let (earlier, at) = decode_dedup(&seen);
-                        if now_ms.saturating_sub(at) < DEDUP_WINDOW_MS
+                        if now_ms.saturating_sub(at) < *window
                             && let Some(bytes) = alerts.get(earlier.to_be_bytes())?
                         {
                             let record = self.decode(&bytes, "an alert").map_err(abort)?;
@@ -100,7 +107,11 @@ impl Store {
                     dedup.insert(key.as_slice(), encode_dedup(*seq, now_ms).as_slice())?;
                 }
                 alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
-                queue.insert(queue_key(webhook, *seq), &[])?;
+                if record.status == AlertStatus::Failed {
+                    dead.insert(&seq.to_be_bytes(), &[])?;
+                } else {
+                    queue.insert(queue_key(webhook, *seq), &[])?;
+                }
                 enqueued.push(Enqueued {
                     record: record.clone(),
                     duplicate: false,

@@ -12,7 +12,7 @@ fn alert(webhook: &str, text: &str) -> NewAlert {
     NewAlert {
         webhook: webhook.to_owned(),
         payload: serde_json::json!({"text": text}),
-        key: None,
+        ..NewAlert::default()
     }
 }
 
@@ -102,4 +102,39 @@ fn a_key_returns_the_earlier_alert_also_within_one_batch() {
     let later = store.enqueue(vec![keyed()], 1000).expect("queued");
     assert!(later[0].duplicate);
     assert_eq!(store.queued_counts().expect("counts")["ops"], 1);
+}
+
+#[test]
+fn a_key_with_its_own_window_stops_deduplicating_after_it() {
+    let (_dir, store) = store();
+    let keyed = || NewAlert {
+        key: Some("peer".into()),
+        dedup_window_ms: Some(300_000),
+        ..alert("ops", "once")
+    };
+    let first = store.enqueue(vec![keyed()], 0).expect("queued");
+    let within = store.enqueue(vec![keyed()], 299_999).expect("queued");
+    assert!(within[0].duplicate);
+    assert_eq!(within[0].record.id, first[0].record.id);
+    let after = store.enqueue(vec![keyed()], 300_000).expect("queued");
+    assert!(!after[0].duplicate, "the window is over: a new alert");
+}
+
+#[test]
+fn a_dead_letter_is_stored_failed_and_never_queued() {
+    let (_dir, store) = store();
+    let dead = NewAlert {
+        dead: Some("no_route".into()),
+        ..alert("", "unrouted")
+    };
+    let stored = store
+        .enqueue(vec![dead, alert("ops", "routed")], 0)
+        .expect("stored");
+    assert_eq!(stored[0].record.status, AlertStatus::Failed);
+    assert_eq!(stored[0].record.last_error.as_deref(), Some("no_route"));
+    let failed = store.failed_alerts(10).expect("lists");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].payload["text"], "unrouted");
+    assert!(store.next_queued("").expect("reads").is_none());
+    assert_eq!(store.queued_counts().expect("counts").get("ops"), Some(&1));
 }

@@ -5,6 +5,7 @@
 mod api;
 mod delivery;
 mod queue;
+mod receivers;
 
 use serde_json::{Value, json};
 
