@@ -95,6 +95,27 @@ pub enum Error {
         /// The config file whose `recipients:` were looked for.
         config: std::path::PathBuf,
     },
+    #[error("cannot read {}", path.display())]
+    Input {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {} MiB, the most the daemon accepts in one request", path.display(), limit / (1024 * 1024))]
+    InputTooLarge { path: std::path::PathBuf, limit: usize },
+    #[error("{}:{line}:{column}: {reason}", path.display())]
+    InputInvalid {
+        path: std::path::PathBuf,
+        line: usize,
+        column: usize,
+        reason: String,
+        /// What the file was read as, for the help.
+        expected: &'static str,
+    },
+    #[error("no webhook `{id}` in the file")]
+    UnknownWebhook { id: String, known: Vec<String> },
+    #[error("the daemon would refuse this alert ({code}): {message}")]
+    AlertRefused { code: &'static str, message: String },
     #[error("cannot read standard input")]
     Stdin(#[source] std::io::Error),
     #[error("cannot write the output")]
@@ -149,6 +170,14 @@ impl Explain for Error {
                 "review the plan above and pass --auto-approve, or apply a reviewed plan file: `hookwarden plan --out FILE` then `hookwarden apply FILE`".to_owned(),
             ),
             Error::PlanMismatch => Some(MAKE_A_NEW_PLAN.to_owned()),
+            Error::InputInvalid { expected, .. } => Some(format!("the file must hold {expected}")),
+            Error::UnknownWebhook { known, .. } if known.is_empty() => {
+                Some("the file defines no webhooks".to_owned())
+            }
+            Error::UnknownWebhook { known, .. } => Some(format!(
+                "the webhooks in the file are {}",
+                known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            )),
             Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
             Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
             _ => None,

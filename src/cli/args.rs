@@ -12,6 +12,8 @@ use crate::commands::directory::DirectoryCommand;
 use crate::commands::encrypt::EncryptArgs;
 use crate::commands::history::HistoryArgs;
 use crate::commands::plan::PlanArgs;
+use crate::commands::render::RenderArgs;
+use crate::commands::routes::RoutesCommand;
 use crate::render::Format;
 
 /// Declarative Slack alert webhooks: age-encrypted desired state in git, checked,
@@ -49,7 +51,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
-    /// Run plan, apply, status, history or directory on the daemon at URL, which uses its
+    /// Run plan, apply, status, history, directory or render on the daemon at URL, which uses its
     /// own state and age identity (admin token: HOOKWARDEN_ADMIN_TOKEN_FILE).
     #[arg(long, global = true, env = "HOOKWARDEN_REMOTE", value_name = "URL")]
     pub remote: Option<String>,
@@ -111,6 +113,11 @@ pub enum Command {
     /// Inspect and retry alerts held by the daemon.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Check the file's routes: which webhooks an alert with given labels reaches.
+    #[command(subcommand)]
+    Routes(RoutesCommand),
+    /// Print the Slack messages a notification or alert would become, sending nothing.
+    Render(RenderArgs),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Print a shell completion script.
@@ -136,6 +143,7 @@ impl Command {
                 | Command::Status
                 | Command::History(_)
                 | Command::Directory(_)
+                | Command::Render(_)
         )
     }
 }

@@ -43,7 +43,8 @@ pub fn execute(request: Request, lent: Lent) -> Response {
     };
     if !cli.command.is_forwarded() {
         return Response::refused(
-            "error: the daemon runs only plan, apply, status, history and directory for others\n".to_owned(),
+            "error: the daemon runs only plan, apply, status, history, directory and render for others\n"
+                .to_owned(),
         );
     }
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
@@ -87,7 +88,9 @@ pub fn execute(request: Request, lent: Lent) -> Response {
 }
 
 fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Result<Exit, Error> {
-    use commands::{alerts, apply, daemon, directory, encrypt, history, plan, status, validate};
+    use commands::{
+        alerts, apply, daemon, directory, encrypt, history, plan, render, routes, status, validate,
+    };
     match command {
         Command::Validate => validate::run(ctx),
         Command::Encrypt(args) => encrypt::run(ctx, args, stdin),
@@ -99,6 +102,8 @@ fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Res
         Command::Daemon(args) => daemon::run(ctx, args, Arc::new(execute)),
         Command::Send(args) => alerts::send(ctx, args),
         Command::Alerts(command) => alerts::alerts(ctx, command),
+        Command::Routes(command) => routes::run(ctx, command),
+        Command::Render(args) => render::run(ctx, args),
         Command::Schema => {
             let schema =
                 serde_json::to_string_pretty(&crate::config::raw::schema()).expect("a schema serializes");

@@ -82,11 +82,11 @@ pub(super) fn forward(
 /// apply), as the daemon needs them to run it for us.
 fn request(global: &Global, args: Vec<String>) -> Request {
     let mut files = BTreeMap::new();
-    for path in [Some(global.config.as_path()), plan_file(&args)]
+    for path in [Some(global.config.clone()), read_file(&args)]
         .into_iter()
         .flatten()
     {
-        if let Ok(text) = std::fs::read_to_string(path) {
+        if let Ok(text) = std::fs::read_to_string(&path) {
             files.insert(path.display().to_string(), text);
         }
     }
@@ -100,12 +100,12 @@ fn request(global: &Global, args: Vec<String>) -> Request {
     }
 }
 
-/// `apply PLANFILE`'s file, if any.
-fn plan_file(args: &[String]) -> Option<&Path> {
+/// The file the command reads besides the desired state, if any: `apply PLANFILE`'s
+/// plan, `render`'s body.
+fn read_file(args: &[String]) -> Option<PathBuf> {
     match parse(args)?.command {
-        Command::Apply(apply) => apply
-            .plan_file
-            .and_then(|p| args.iter().find(|a| Path::new(a) == p).map(Path::new)),
+        Command::Apply(apply) => apply.plan_file,
+        Command::Render(render) => render.input().map(Path::to_owned),
         _ => None,
     }
 }

@@ -128,6 +128,43 @@ impl Context<'_> {
         Ok(config::parse_open(&file, &self.config_text()?, keyring).map_err(ConfigError::Invalid)?)
     }
 
+    /// A file the command reads (`render`'s input): the caller's copy, or the local
+    /// file; refused beyond `limit` bytes before more than that is read.
+    pub fn read_input(&self, path: &Path, limit: usize) -> Result<String, Error> {
+        let failed = |source| Error::Input {
+            path: path.to_owned(),
+            source,
+        };
+        let too_large = || Error::InputTooLarge {
+            path: path.to_owned(),
+            limit,
+        };
+        let text = match self.file(path) {
+            Some(sent) => sent.map_err(failed)?,
+            None => {
+                use std::io::Read as _;
+                let file = std::fs::File::open(path).map_err(failed)?;
+                let mut bytes = Vec::new();
+                file.take(limit as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(failed)?;
+                if bytes.len() > limit {
+                    return Err(too_large());
+                }
+                String::from_utf8(bytes).map_err(|e| {
+                    failed(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        e.utf8_error(),
+                    ))
+                })?
+            }
+        };
+        if text.len() > limit {
+            return Err(too_large());
+        }
+        Ok(text)
+    }
+
     /// A saved plan: the caller's copy, or the local file.
     pub fn read_plan(&self, path: &Path) -> Result<SavedPlan, Error> {
         Ok(match self.file(path) {

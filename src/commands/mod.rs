@@ -9,6 +9,8 @@ pub mod directory;
 pub mod encrypt;
 pub mod history;
 pub mod plan;
+pub mod render;
+pub mod routes;
 mod slack;
 pub mod status;
 mod table;

@@ -158,12 +158,9 @@ impl Check<'_> {
         webhooks
     }
 
-    /// Label names as Prometheus allows them: `[a-zA-Z_][a-zA-Z0-9_]*`.
+    /// Reports a matcher whose name is not a label name.
     fn label_name(&mut self, path: &str, name: &str, raw: &RawRoute) {
-        let mut chars = name.chars();
-        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if valid {
+        if crate::routes::is_label_name(name) {
             return;
         }
         let map = if raw.matchers.contains_key(name) {

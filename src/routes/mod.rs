@@ -124,6 +124,13 @@ impl Route {
     }
 }
 
+/// Label names as Prometheus allows them: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Compiles `pattern` as the route matches it: anchored at both ends, as Alertmanager's
 /// `match_re` is.
 pub fn anchored(pattern: &str) -> Result<Regex, regex::Error> {

@@ -394,7 +394,7 @@ fn the_readme_plans_the_bundled_example() {
     run.code(0);
     assert!(
         run.stdout
-            .ends_with("Plan: 3 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set.\n"),
+            .ends_with("Plan: 3 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set; routes: create; templates: 1 to create.\n"),
         "{}",
         run.stdout
     );

@@ -2,6 +2,7 @@
 //! failures), the queue (batches, keys, limits, durability across kill -9) and the HTTP
 //! API (bad input, auth, the error shape).
 
+mod alertmanager;
 mod api;
 mod delivery;
 mod queue;

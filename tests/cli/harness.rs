@@ -2,6 +2,7 @@
 //! of the caller's hookwarden settings, the binary run in it, and what it printed; and
 //! the `Daemon` a test runs in that directory.
 
+pub mod alertmanager;
 mod daemon;
 
 use std::path::{Path, PathBuf};

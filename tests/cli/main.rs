@@ -9,6 +9,7 @@ mod encrypt;
 mod fake_slack;
 mod harness;
 mod help;
+mod routes;
 mod slack;
 mod validate;
 mod watch;
