@@ -1,6 +1,7 @@
-//! Prometheus Alertmanager, run directly with clustering off, one receiver per Slack
-//! webhook on the fake Slack, routed by the label `hook`; each alert its own group
-//! (`group_by: ['...']`).
+//! Prometheus Alertmanager, run with clustering off, one receiver per webhook, routed by
+//! the label `hook`; each alert its own group (`group_by: ['...']`). A receiver sends to
+//! Slack directly (`slack_configs`, as most setups do) or through hookwarden
+//! (`webhook_configs` to `/v1/alertmanager/{webhook}`).
 
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
@@ -19,25 +20,54 @@ pub struct Alertmanager {
     pub base: String,
 }
 
+/// Where Alertmanager's receivers send.
+#[derive(Clone, Copy)]
+pub enum Via<'a> {
+    /// Each receiver to its Slack webhook URL, with Alertmanager's Slack defaults
+    /// (`send_resolved: false`).
+    Slack(&'a [String]),
+    /// Each receiver `hook-{i}` to hookwarden at this base URL, with the webhook
+    /// defaults (`send_resolved: true`).
+    Hookwarden { base: &'a str, webhooks: usize },
+}
+
+impl Via<'_> {
+    fn receivers(self) -> usize {
+        match self {
+            Via::Slack(urls) => urls.len(),
+            Via::Hookwarden { webhooks, .. } => webhooks,
+        }
+    }
+
+    fn receiver(self, i: usize) -> String {
+        match self {
+            Via::Slack(urls) => format!(
+                "  - name: hook-{i}\n    slack_configs:\n      - api_url: '{}'\n        channel: '#bench'\n        send_resolved: false\n        title: 'Bench'\n        text: '{{{{ .CommonAnnotations.summary }}}}'",
+                urls[i]
+            ),
+            Via::Hookwarden { base, .. } => format!(
+                "  - name: hook-{i}\n    webhook_configs:\n      - url: '{base}/v1/alertmanager/hook-{i}'\n        send_resolved: true"
+            ),
+        }
+    }
+}
+
 impl Alertmanager {
-    /// Starts Alertmanager sending alerts labelled `hook: hook-{i}` to `webhooks[i]`,
-    /// ready for alerts.
-    pub fn start(work: &Workdir, webhooks: &[String], group_interval: &str) -> Alertmanager {
+    /// Starts Alertmanager sending alerts labelled `hook: hook-{i}` to receiver `i` of
+    /// `via`, ready for alerts.
+    pub fn start(work: &Workdir, via: Via<'_>, group_interval: &str) -> Alertmanager {
         let mut config = format!(
             "route:\n  receiver: hook-0\n  group_by: ['...']\n  group_wait: 0s\n  group_interval: {group_interval}\n  repeat_interval: 24h\n  routes:\n"
         );
-        for i in 0..webhooks.len() {
+        for i in 0..via.receivers() {
             let _ = writeln!(
                 config,
                 "    - receiver: hook-{i}\n      matchers: ['hook=\"hook-{i}\"']"
             );
         }
         config += "receivers:\n";
-        for (i, url) in webhooks.iter().enumerate() {
-            let _ = writeln!(
-                config,
-                "  - name: hook-{i}\n    slack_configs:\n      - api_url: '{url}'\n        channel: '#bench'\n        send_resolved: false\n        title: 'Bench'\n        text: '{{{{ .CommonAnnotations.summary }}}}'"
-            );
+        for i in 0..via.receivers() {
+            let _ = writeln!(config, "{}", via.receiver(i));
         }
         std::fs::write(work.path("alertmanager.yml"), config).expect("write the config");
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,9 +1,10 @@
-//! 3. Delivery of N alerts with pacing off, and 4. 20 alerts to one webhook behind
-//!    Slack's limit, hookwarden and Alertmanager against the same fake Slack.
+//! 3. Delivery of N alerts with pacing off, 4. 20 alerts to one webhook behind Slack's
+//!    limit, hookwarden and Alertmanager against the same fake Slack, and 5. the same 20
+//!    alerts from Alertmanager, to Slack directly and through hookwarden's receiver.
 
 use std::time::{Duration, Instant};
 
-use crate::alertmanager::Alertmanager;
+use crate::alertmanager::{Alertmanager, Via};
 use crate::fake_slack::hook_path;
 use crate::fixture::{Workdir, webhook_url};
 use crate::load::post_alerts;
@@ -76,7 +77,7 @@ fn alertmanager(setup: Setup, group_interval: &str, ends_in: Option<Duration>) -
     let work = Workdir::new();
     let (sink, paths) = sink(setup);
     let urls: Vec<String> = paths.iter().map(|p| format!("{}{p}", sink.origin())).collect();
-    let manager = Alertmanager::start(&work, &urls, group_interval);
+    let manager = Alertmanager::start(&work, Via::Slack(&urls), group_interval);
     let started = Instant::now();
     runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, ends_in));
     let accepted = started.elapsed();
@@ -178,6 +179,78 @@ pub fn rate_limited(report: &mut Report, runs: usize) {
             seconds(median_of(outcomes, |o| o.elapsed)),
             delivered.to_string(),
             (setup.count - delivered).to_string(),
+        ]);
+    }
+}
+
+/// Alertmanager sending to hookwarden's receiver (`webhook_configs`, `send_resolved:
+/// true`), which delivers to Slack; each alert resolving after `ends_in`. Waits for
+/// every alert's resolution.
+fn relayed(setup: Setup, ends_in: Duration) -> Outcome {
+    let work = Workdir::new();
+    work.config("hookwarden.yaml", setup.webhooks, false);
+    let (sink, _) = sink(setup);
+    let (daemon, base) = work.daemon("hookwarden.yaml", &sink.origin(), &[]);
+    let via = Via::Hookwarden {
+        base: &base,
+        webhooks: setup.webhooks,
+    };
+    let manager = Alertmanager::start(&work, via, "10s");
+    let started = Instant::now();
+    runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, Some(ends_in)));
+    let accepted = started.elapsed();
+    let seen = sink.wait_until(|seen| seen.resolved.len() >= setup.count, setup.wait);
+    Outcome::new(started, accepted, seen, daemon.memory().1, setup.wait)
+}
+
+pub fn through_hookwarden(report: &mut Report, runs: usize) {
+    report.section("5. The same 20 alerts from Alertmanager: to Slack directly, and through hookwarden");
+    report.line(
+        "As in 4, 20 alerts that each resolve 5 s after they fire, for one webhook behind the same fake Slack limit (1 a second, burst 3, 429 with `Retry-After: 1` beyond it), `group_interval: 10s`. Directly: Alertmanager's `slack_configs` with its defaults (`send_resolved: false`). Through hookwarden: Alertmanager's `webhook_configs` to `POST /v1/alertmanager/hook-0` with its defaults (`send_resolved: true`), hookwarden with its defaults (`--rate 1 --burst 3`). Both run side by side in each run, each with its own fake Slack. Shown firing: alerts whose firing message Slack accepted; lost: alerts never shown firing. The clock runs from the push to Alertmanager to the last message Slack accepted.",
+    );
+    let direct_setup = Setup {
+        webhooks: 1,
+        count: 20,
+        limit: true,
+        wait: Duration::from_secs(45),
+    };
+    let relayed_setup = Setup {
+        wait: Duration::from_secs(120),
+        ..direct_setup
+    };
+    let ends_in = Duration::from_secs(5);
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| alertmanager(direct_setup, "10s", Some(ends_in)));
+            let b = scope.spawn(|| relayed(relayed_setup, ends_in));
+            (a.join().expect("a run"), b.join().expect("a run"))
+        });
+        direct.push(a);
+        through.push(b);
+    }
+    report.table(&[
+        "",
+        "429 answers",
+        "time to last message",
+        "messages",
+        "shown firing",
+        "resolutions shown",
+        "lost",
+    ]);
+    for (name, outcomes) in [
+        ("Alertmanager 0.25 -> Slack", &direct),
+        ("Alertmanager 0.25 -> hookwarden -> Slack", &through),
+    ] {
+        let firing = median_of(outcomes, |o| o.seen.firing.len());
+        report.row(&[
+            name.to_owned(),
+            median_of(outcomes, |o| o.seen.rate_limited).to_string(),
+            seconds(median_of(outcomes, |o| o.elapsed)),
+            median_of(outcomes, |o| o.seen.delivered).to_string(),
+            firing.to_string(),
+            median_of(outcomes, |o| o.seen.resolved.len()).to_string(),
+            (direct_setup.count - firing).to_string(),
         ]);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::alertmanager::Alertmanager;
+use crate::alertmanager::{Alertmanager, Via};
 use crate::fake_slack::hook_path;
 use crate::fixture::Workdir;
 use crate::measure::{median, mib};
@@ -13,7 +13,7 @@ use crate::sink::Sink;
 const SETTLE: Duration = Duration::from_secs(5);
 
 pub fn bench(report: &mut Report, runs: usize) {
-    report.section("5. Idle RSS");
+    report.section("6. Idle RSS");
     report.line(&format!(
         "Each daemon started with 3 webhooks (Alertmanager: 3 receivers), no alert, then left alone for {}s; `VmRSS` read from /proc.",
         SETTLE.as_secs()
@@ -29,7 +29,7 @@ pub fn bench(report: &mut Report, runs: usize) {
         ours.push(daemon.memory().0);
         drop(daemon);
         let receivers: Vec<String> = paths.iter().map(|p| format!("{}{p}", sink.origin())).collect();
-        let manager = Alertmanager::start(&work, &receivers, "5m");
+        let manager = Alertmanager::start(&work, Via::Slack(&receivers), "5m");
         std::thread::sleep(SETTLE);
         theirs.push(manager.service.memory().0);
     }

@@ -7,7 +7,7 @@
 //! cargo bench --bench compare -- [--runs N] [--quick] [SCENARIO...]
 //! ```
 //!
-//! Scenarios: plan, intake, delivery, rate-limit, idle, sync (default: all).
+//! Scenarios: plan, intake, delivery, rate-limit, receivers, idle, sync (default: all).
 
 mod alertmanager;
 mod delivery;
@@ -82,6 +82,9 @@ fn main() {
     }
     if wanted("rate-limit") {
         delivery::rate_limited(&mut report, options.runs);
+    }
+    if wanted("receivers") {
+        delivery::through_hookwarden(&mut report, options.runs);
     }
     if wanted("idle") {
         idle::bench(&mut report, options.runs);

@@ -16,6 +16,10 @@ pub struct Seen {
     pub delivered: usize,
     /// The numbered alerts among them, each once.
     pub distinct: BTreeSet<usize>,
+    /// The numbered alerts among messages that said they resolved (`[RESOLVED]`).
+    pub resolved: BTreeSet<usize>,
+    /// The numbered alerts among the other messages: those shown firing.
+    pub firing: BTreeSet<usize>,
     /// When the last 200 went out.
     pub last: Option<Instant>,
     /// 429 answers.
@@ -50,6 +54,11 @@ impl Sink {
                     seen.last = Some(call.at);
                     if let Some(n) = number(&call.body) {
                         seen.distinct.insert(n);
+                        if call.body.contains("[RESOLVED]") {
+                            seen.resolved.insert(n);
+                        } else {
+                            seen.firing.insert(n);
+                        }
                     }
                 }
                 429 => seen.rate_limited += 1,
@@ -61,10 +70,15 @@ impl Sink {
 
     /// Waits until `count` distinct alerts have arrived, or `limit` has passed.
     pub fn wait_for(&self, count: usize, limit: Duration) -> Seen {
+        self.wait_until(|seen| seen.distinct.len() >= count, limit)
+    }
+
+    /// Waits until what was seen is `enough`, or `limit` has passed.
+    pub fn wait_until(&self, enough: impl Fn(&Seen) -> bool, limit: Duration) -> Seen {
         let deadline = Instant::now() + limit;
         loop {
             let seen = self.seen();
-            if seen.distinct.len() >= count || Instant::now() >= deadline {
+            if enough(&seen) || Instant::now() >= deadline {
                 return seen;
             }
             std::thread::sleep(Duration::from_millis(20));

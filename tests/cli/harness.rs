@@ -12,7 +12,7 @@ use hookwarden::secrets::{Keyring, Recipients, Secret, encrypt};
 use secrecy::ExposeSecret;
 use tempfile::TempDir;
 
-use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, hook_path};
+use crate::fake_slack::{FakeSlack, Hook, Script, TokenScript, group, hook_path, member};
 
 pub use daemon::{Answer, Daemon};
 
@@ -58,6 +58,18 @@ pub fn token_workspace() -> Script {
         user_pages: vec![vec![]],
         ..Script::default()
     }
+}
+
+/// [`token_workspace`] with Jane and the `finops-team` group, and `ops` and `gov` live.
+pub fn finops_workspace() -> Script {
+    let mut script = token_workspace();
+    script.user_pages = vec![vec![member("U0JANE", "jane.doe", "Jane", "jane.doe@example.com")]];
+    script.groups = vec![group("S0FIN", "finops-team", &["U0JANE"], false)];
+    script.hooks = [hook_path(URL_OPS), hook_path(URL_GOV)]
+        .into_iter()
+        .map(|p| (p, Hook::Live))
+        .collect();
+    script
 }
 
 pub struct Test {

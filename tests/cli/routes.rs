@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::fake_slack::{Hook, group, hook_path as path, member};
-use crate::harness::{Daemon, TOKEN, Test, URL_GOV, URL_OPS, token_workspace};
+use crate::fake_slack::hook_path as path;
+use crate::harness::{Daemon, TOKEN, Test, URL_GOV, URL_OPS, finops_workspace};
 
 const ROUTES: &str = concat!(
     "routes:\n",
@@ -40,14 +40,7 @@ fn routed() -> Test {
 /// [`routed`], applied against a workspace with Jane and the finops team, so that the
 /// directory is synced.
 fn applied() -> Test {
-    let mut script = token_workspace();
-    script.user_pages = vec![vec![member("U0JANE", "jane.doe", "Jane", "jane.doe@example.com")]];
-    script.groups = vec![group("S0FIN", "finops-team", &["U0JANE"], false)];
-    script.hooks = [path(URL_OPS), path(URL_GOV)]
-        .into_iter()
-        .map(|p| (p, Hook::Live))
-        .collect();
-    let test = routed().slack(script);
+    let test = routed().slack(finops_workspace());
     test.exec(&["apply", "--auto-approve"]).code(0);
     test
 }

@@ -7,22 +7,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::fake_slack::{Hook, Script, group, hook_path as path, member};
+use crate::fake_slack::{Script, hook_path as path};
 use crate::harness::alertmanager::{self, Alertmanager, yaml_path};
-use crate::harness::{Daemon, TOKEN, Test, URL_GOV, URL_OPS, token_workspace};
+use crate::harness::{Daemon, TOKEN, Test, URL_GOV, URL_OPS, finops_workspace};
 
 const API_TOKEN: &str = "FAKE-api-token-for-tests";
 
-/// A workspace with Jane and the `finops-team` group, both webhooks live, and Slack's
-/// webhook limit enforced: 1 a second, no burst beyond one.
+/// [`finops_workspace`] with Slack's webhook limit enforced: 1 a second, no burst.
 fn slack() -> Script {
-    let mut script = token_workspace();
-    script.user_pages = vec![vec![member("U0JANE", "jane.doe", "Jane", "jane.doe@example.com")]];
-    script.groups = vec![group("S0FIN", "finops-team", &["U0JANE"], false)];
-    script.hooks = [path(URL_OPS), path(URL_GOV)]
-        .into_iter()
-        .map(|p| (p, Hook::Live))
-        .collect();
+    let mut script = finops_workspace();
     script.webhook_limit = Some((1.0, 1.0));
     script
 }
