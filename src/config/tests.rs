@@ -328,6 +328,11 @@ fn route_rules() {
             )],
         ),
         (
+            "empty receiver",
+            routed("routes:\n  - receiver: \"\"\n    webhooks: [ops]\n"),
+            vec![("empty-receiver", 6, 15, "`routes[0].receiver` is empty")],
+        ),
+        (
             "label value type",
             routed("routes:\n  - match: {code: 500}\n    webhooks: [ops]\n"),
             vec![(
