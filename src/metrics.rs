@@ -56,6 +56,9 @@ pub struct Metrics {
     pub delivered: Family<WebhookLabel, Counter>,
     pub failed: Family<FailureLabels, Counter>,
     pub rate_limited: Family<WebhookLabel, Counter>,
+    /// Digests Slack accepted, and the alerts they carried.
+    pub digests: Family<WebhookLabel, Counter>,
+    pub digest_alerts: Family<WebhookLabel, Counter>,
     pub queue_depth: Family<WebhookLabel, Gauge>,
     /// From acceptance to Slack's `ok`, in seconds.
     pub latency: Histogram,
@@ -83,6 +86,8 @@ impl Default for Metrics {
             delivered: Family::default(),
             failed: Family::default(),
             rate_limited: Family::default(),
+            digests: Family::default(),
+            digest_alerts: Family::default(),
             queue_depth: Family::default(),
             latency: Histogram::new(exponential_buckets(0.005, 2.0, 16)),
             health: Family::default(),
@@ -116,6 +121,16 @@ impl Default for Metrics {
             metrics.rate_limited.clone(),
         );
         registry.register(
+            "digests",
+            "Digests Slack accepted: messages that carried several alerts",
+            metrics.digests.clone(),
+        );
+        registry.register(
+            "digest_alerts",
+            "Alerts delivered in digests",
+            metrics.digest_alerts.clone(),
+        );
+        registry.register(
             "queue_depth",
             "Alerts waiting for delivery",
             metrics.queue_depth.clone(),
@@ -145,27 +160,34 @@ impl Default for Metrics {
             "1 while the file differs from the applied state and is not applied",
             metrics.pending_changes.clone(),
         );
+        metrics.register_receivers(&mut registry);
+        Metrics { registry, ..metrics }
+    }
+}
+
+impl Metrics {
+    /// The receivers' metrics: notifications, refusals, mentions and templates.
+    fn register_receivers(&self, registry: &mut Registry) {
         registry.register(
             "notifications",
             "Notifications from Alertmanager and Grafana, by what became of them",
-            metrics.notifications.clone(),
+            self.notifications.clone(),
         );
         registry.register(
             "requests_refused",
             "Requests to the receivers answered with an error, by route and code",
-            metrics.refused.clone(),
+            self.refused.clone(),
         );
         registry.register(
             "unresolved_mentions",
             "Mentions in received alerts that resolved to no one and were sent as text",
-            metrics.unresolved_mentions.clone(),
+            self.unresolved_mentions.clone(),
         );
         registry.register(
             "template_failures",
             "Template renders that failed; the built-in layout was sent instead",
-            metrics.template_failures.clone(),
+            self.template_failures.clone(),
         );
-        Metrics { registry, ..metrics }
     }
 }
 

@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::fixture::Workdir;
 use crate::measure::{Service, http_ok, wait_until};
-use crate::sink::text;
 
 pub const PROGRAM: &str = "prometheus-alertmanager";
 
@@ -69,6 +68,20 @@ impl Alertmanager {
         for i in 0..via.receivers() {
             let _ = writeln!(config, "{}", via.receiver(i));
         }
+        Self::spawn(work, &config)
+    }
+
+    /// Starts Alertmanager with its default grouping (one group for every alert,
+    /// `group_wait: 30s`, `group_interval: 5m`) and one Slack receiver whose text lists
+    /// every alert's summary, as most Slack templates do.
+    pub fn start_default_grouping(work: &Workdir, url: &str) -> Alertmanager {
+        let config = format!(
+            "route:\n  receiver: slack\nreceivers:\n  - name: slack\n    slack_configs:\n      - api_url: '{url}'\n        channel: '#bench'\n        text: \"{{{{ range .Alerts }}}}{{{{ .Annotations.summary }}}}\\n{{{{ end }}}}\"\n"
+        );
+        Self::spawn(work, &config)
+    }
+
+    fn spawn(work: &Workdir, config: &str) -> Alertmanager {
         std::fs::write(work.path("alertmanager.yml"), config).expect("write the config");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -99,7 +112,13 @@ impl Alertmanager {
 
     /// Posts alerts `numbers` in batches of 500, alert `n` for `hook-{n % webhooks}`;
     /// each resolves after `ends_in` if given.
-    pub async fn submit(&self, webhooks: usize, numbers: std::ops::Range<usize>, ends_in: Option<Duration>) {
+    pub async fn submit(
+        &self,
+        webhooks: usize,
+        numbers: std::ops::Range<usize>,
+        ends_in: Option<Duration>,
+        text: fn(usize) -> String,
+    ) {
         let client = reqwest::Client::new();
         let ends_at =
             ends_in.map(|d| humantime::format_rfc3339_millis(std::time::SystemTime::now() + d).to_string());

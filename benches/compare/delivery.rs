@@ -10,7 +10,7 @@ use crate::fixture::{Workdir, webhook_url};
 use crate::load::post_alerts;
 use crate::measure::{median, mib, seconds};
 use crate::report::Report;
-use crate::sink::{Seen, Sink};
+use crate::sink::{Seen, Sink, text};
 
 /// Both systems take alerts in requests of this many, as Prometheus sends them.
 const BATCH: usize = 500;
@@ -66,7 +66,7 @@ fn hookwarden(setup: Setup, args: &[&str]) -> Outcome {
     let (sink, _) = sink(setup);
     let (daemon, base) = work.daemon("hookwarden.yaml", &sink.origin(), args);
     let started = Instant::now();
-    runtime().block_on(post_alerts(&base, setup.webhooks, 0..setup.count, BATCH, 2));
+    runtime().block_on(post_alerts(&base, setup.webhooks, 0..setup.count, BATCH, 2, text));
     let accepted = started.elapsed();
     let seen = sink.wait_for(setup.count, setup.wait);
     Outcome::new(started, accepted, seen, daemon.memory().1, setup.wait)
@@ -79,7 +79,7 @@ fn alertmanager(setup: Setup, group_interval: &str, ends_in: Option<Duration>) -
     let urls: Vec<String> = paths.iter().map(|p| format!("{}{p}", sink.origin())).collect();
     let manager = Alertmanager::start(&work, Via::Slack(&urls), group_interval);
     let started = Instant::now();
-    runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, ends_in));
+    runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, ends_in, text));
     let accepted = started.elapsed();
     let seen = sink.wait_for(setup.count, setup.wait);
     Outcome::new(started, accepted, seen, manager.service.memory().1, setup.wait)
@@ -197,7 +197,7 @@ fn relayed(setup: Setup, ends_in: Duration) -> Outcome {
     };
     let manager = Alertmanager::start(&work, via, "10s");
     let started = Instant::now();
-    runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, Some(ends_in)));
+    runtime().block_on(manager.submit(setup.webhooks, 0..setup.count, Some(ends_in), text));
     let accepted = started.elapsed();
     let seen = sink.wait_until(|seen| seen.resolved.len() >= setup.count, setup.wait);
     Outcome::new(started, accepted, seen, daemon.memory().1, setup.wait)

@@ -13,7 +13,7 @@ use crate::sink::Sink;
 const SETTLE: Duration = Duration::from_secs(5);
 
 pub fn bench(report: &mut Report, runs: usize) {
-    report.section("6. Idle RSS");
+    report.section("7. Idle RSS");
     report.line(&format!(
         "Each daemon started with 3 webhooks (Alertmanager: 3 receivers), no alert, then left alone for {}s; `VmRSS` read from /proc.",
         SETTLE.as_secs()

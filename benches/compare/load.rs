@@ -6,17 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::sink::text;
-
 /// Posts alert `n` for every `n` in `numbers`, to webhook `hook-{n % webhooks}`, in
 /// requests of `batch` alerts (1: `POST /v1/alerts`, more: `/v1/alerts/batch`),
-/// `concurrency` requests at a time; every one must be accepted.
+/// `concurrency` requests at a time, its text `text(n)`; every one must be accepted.
 pub async fn post_alerts(
     base: &str,
     webhooks: usize,
     numbers: Range<usize>,
     batch: usize,
     concurrency: usize,
+    text: fn(usize) -> String,
 ) {
     let client = reqwest::Client::new();
     let next = Arc::new(AtomicUsize::new(numbers.start));

@@ -7,11 +7,13 @@
 //! cargo bench --bench compare -- [--runs N] [--quick] [SCENARIO...]
 //! ```
 //!
-//! Scenarios: plan, intake, delivery, rate-limit, receivers, idle, sync (default: all).
+//! Scenarios: plan, intake, delivery, rate-limit, receivers, flood, idle, sync (default:
+//! all).
 
 mod alertmanager;
 mod delivery;
 mod fixture;
+mod flood;
 mod idle;
 mod intake;
 mod load;
@@ -85,6 +87,9 @@ fn main() {
     }
     if wanted("receivers") {
         delivery::through_hookwarden(&mut report, options.runs);
+    }
+    if wanted("flood") {
+        flood::bench(&mut report, options.runs);
     }
     if wanted("idle") {
         idle::bench(&mut report, options.runs);

@@ -20,6 +20,11 @@ pub struct Seen {
     pub resolved: BTreeSet<usize>,
     /// The numbered alerts among the other messages: those shown firing.
     pub firing: BTreeSet<usize>,
+    /// The numbered alerts a reader sees: in the blocks, or in the first 40,000
+    /// characters of the text, where Slack truncates it.
+    pub visible: BTreeSet<usize>,
+    /// When the last message that made a new alert visible went out.
+    pub last_new: Option<Instant>,
     /// When the last 200 went out.
     pub last: Option<Instant>,
     /// 429 answers.
@@ -52,6 +57,11 @@ impl Sink {
                 200 => {
                     seen.delivered += 1;
                     seen.last = Some(call.at);
+                    let before = seen.visible.len();
+                    seen.visible.extend(visible(&call.body));
+                    if seen.visible.len() > before {
+                        seen.last_new = Some(call.at);
+                    }
                     if let Some(n) = number(&call.body) {
                         seen.distinct.insert(n);
                         if call.body.contains("[RESOLVED]") {
@@ -89,6 +99,46 @@ impl Sink {
 /// The text of the `n`th benchmark alert.
 pub fn text(n: usize) -> String {
     format!("bench alert #{n}#")
+}
+
+/// A longer text for alert `n`, as real alerts read: one line of about 90 characters.
+pub fn long_text(n: usize) -> String {
+    format!(
+        "{}: disk usage on host-{n:04}.example is above 90% for 10 minutes",
+        text(n)
+    )
+}
+
+/// The alert numbers a reader sees in a message: Slack shows the blocks when there
+/// are any (3,000 characters a section), else the text up to 40,000 characters.
+fn visible(body: &str) -> Vec<usize> {
+    let Ok(message) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let shown: String = match message["blocks"].as_array().filter(|b| !b.is_empty()) {
+        Some(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str())
+            .map(|t| t.chars().take(3000).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => message["text"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(40_000)
+            .collect(),
+    };
+    let mut numbers = Vec::new();
+    let mut rest = shown.as_str();
+    while let Some(at) = rest.find("bench alert #") {
+        rest = &rest[at..];
+        if let Some(n) = number(rest) {
+            numbers.push(n);
+        }
+        rest = &rest["bench alert #".len()..];
+    }
+    numbers
 }
 
 /// The alert number in a message, wherever the sender put the text.

@@ -11,7 +11,7 @@ use crate::report::Report;
 const PAGE: usize = 200;
 
 pub fn bench(report: &mut Report, users: usize, runs: usize) {
-    report.section(&format!("7. Directory sync of {users} users"));
+    report.section(&format!("8. Directory sync of {users} users"));
     report.line(&format!(
         "`hookwarden directory sync` against the fake Slack: `users.list` in pages of {PAGE} by cursor, then `usergroups.list` (100 groups); whole-process wall time and peak RSS, medians."
     ));

@@ -136,7 +136,14 @@ pub fn alerts(ctx: &mut Context<'_>, command: &AlertsCommand) -> Result<Exit, Er
         AlertsCommand::Show { id, endpoint: given } => {
             let path = format!("/v1/alerts/{id}");
             let answer = call(Method::GET, &endpoint(given.as_deref()), &path, None)?;
-            let text = line(&answer);
+            let mut text = line(&answer);
+            if let Some(digest) = answer["digest"].as_object() {
+                let alerts = digest["alerts"].as_array().map_or(0, Vec::len);
+                text.push_str(&format!(
+                    "carried by digest {} with {alerts} alerts\n",
+                    digest["id"].as_str().unwrap_or_default()
+                ));
+            }
             print(ctx, &answer, text)
         }
         AlertsCommand::Retry { id, endpoint: given } => {

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Context;
 use crate::daemon::{self, ApplyMode, DaemonError, Listener, Options};
-use crate::delivery::{Pacing, Retry};
+use crate::delivery::{DIGEST_MAX, Pacing, Retry};
 use crate::error::{Error, Exit};
 use crate::remote::Runner;
 use crate::secrets::{ADMIN_TOKEN_FILE, API_TOKEN_FILE, token_from_env};
@@ -42,6 +42,15 @@ pub struct DaemonArgs {
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub burst: u32,
 
+    /// on: when more alerts wait for a webhook than its burst, send them in digests, many
+    /// alerts a message; off: one message per alert.
+    #[arg(long, value_enum, default_value_t = Digest::On)]
+    pub digest: Digest,
+
+    /// The most alerts one digest carries (Slack's 50 blocks a message bound it too).
+    #[arg(long, default_value_t = DIGEST_MAX, value_name = "N", value_parser = digest_max)]
+    pub digest_max: usize,
+
     /// The first retry's delay after a 5xx or a network error; it doubles up to 5 minutes.
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub retry_first: humantime::Duration,
@@ -54,6 +63,20 @@ pub struct DaemonArgs {
     /// (an HA peer's copy: same group key, status and alerts) is not queued again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub dedup_window: humantime::Duration,
+}
+
+/// `--digest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Digest {
+    On,
+    Off,
+}
+
+fn digest_max(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(n) if (2..=50).contains(&n) => Ok(n),
+        _ => Err("a digest carries 2 to 50 alerts (use --digest off for one message per alert)".to_owned()),
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; `runner` runs what the admin socket and
@@ -70,6 +93,7 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         pacing: Pacing {
             per_second: args.rate,
             burst: args.burst,
+            digest_max: (args.digest == Digest::On).then_some(args.digest_max),
         },
         retry: Retry {
             first: args.retry_first.into(),

@@ -15,6 +15,7 @@
 //! among many messages and a crash repeats at most that many per webhook.
 
 mod commit;
+pub mod digest;
 mod pacing;
 mod worker;
 
@@ -27,7 +28,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use pacing::{Pacing, Retry};
+pub use pacing::{DIGEST_MAX, Pacing, Retry};
 
 use crate::clock::now_ms;
 use crate::config::WebhookUrl;

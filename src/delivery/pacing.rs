@@ -11,6 +11,9 @@ pub struct Pacing {
     /// 0 turns pacing off.
     pub per_second: f64,
     pub burst: u32,
+    /// The most alerts a digest carries; `None`: one message per alert. Digests form
+    /// only under pacing, when more alerts wait than the burst.
+    pub digest_max: Option<usize>,
 }
 
 impl Default for Pacing {
@@ -19,9 +22,13 @@ impl Default for Pacing {
         Pacing {
             per_second: 1.0,
             burst: 3,
+            digest_max: Some(DIGEST_MAX),
         }
     }
 }
+
+/// `--digest-max`'s default.
+pub const DIGEST_MAX: usize = 25;
 
 /// Backoff on 5xx, timeouts and connection errors.
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +148,7 @@ mod tests {
         let mut bucket = Bucket::new(Pacing {
             per_second: 0.0,
             burst: 1,
+            digest_max: None,
         });
         for _ in 0..1000 {
             assert_eq!(bucket.delay(), Duration::ZERO);

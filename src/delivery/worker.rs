@@ -1,5 +1,6 @@
 //! A webhook's worker: the oldest queued alert, sent when pacing and any wait allow,
-//! and what Slack answered recorded.
+//! alone or in a digest with the alerts after it, and what Slack answered recorded for
+//! every alert the message carried.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -8,11 +9,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::pacing::{Bucket, backoff};
-use super::{Outbox, UNFLUSHED_DELIVERIES};
+use super::{Outbox, UNFLUSHED_DELIVERIES, digest};
 use crate::clock::{millis, now_ms};
 use crate::metrics::{FailureLabels, WebhookLabel};
 use crate::slack::{HookState, Refusal, hook_state};
-use crate::state::{AlertRecord, AlertStatus, Health, HealthState};
+use crate::state::{AlertRecord, AlertStatus, DigestRef, Health, HealthState};
 
 impl Outbox {
     pub(super) async fn work(&self, webhook: &str, notify: &Notify) {
@@ -60,79 +61,180 @@ impl Outbox {
                 }
             }
             bucket.take();
-            unflushed.extend(self.attempt(record).await);
+            let carried = self.carried(webhook, record);
+            unflushed.extend(self.attempt(carried).await);
             bucket.settle();
         }
     }
 
-    /// One send of `record`, and what it leaves behind: the commit ticket of its
-    /// delivery or failure, when it left the queue.
-    async fn attempt(&self, mut record: AlertRecord) -> Option<u64> {
+    /// The alerts the next message carries, `head` first: the digest formed for it
+    /// before, a new digest when more alerts are ready than the burst, or `head` alone.
+    fn carried(&self, webhook: &str, head: AlertRecord) -> Vec<AlertRecord> {
+        if let Some(digest) = head.digest.clone() {
+            return self.reformed(head, &digest);
+        }
+        let Some(max) = self
+            .pacing
+            .digest_max
+            .filter(|_| self.pacing.per_second > 0.0 && !head.alone)
+        else {
+            return vec![head];
+        };
+        let burst = usize::try_from(self.pacing.burst).unwrap_or(usize::MAX);
+        let queued = match self.store.queued_head(webhook, max.max(burst.saturating_add(1))) {
+            Ok(queued) => queued,
+            Err(error) => {
+                tracing::error!(webhook, %error, "cannot read the outbox");
+                return vec![head];
+            }
+        };
+        let now = now_ms();
+        let mut ready: Vec<AlertRecord> = queued
+            .into_iter()
+            .take_while(|r| r.next_attempt_at <= now && !r.alone && r.digest.is_none())
+            .collect();
+        if ready.len() <= burst || ready.first().map(|r| &r.id) != Some(&head.id) {
+            return vec![head];
+        }
+        let payloads: Vec<&serde_json::Value> = ready.iter().map(|r| &r.payload).collect();
+        let count = digest::fits(&payloads, max);
+        if count < 2 {
+            return vec![head];
+        }
+        ready.truncate(count);
+        // Recorded before it is sent, so that a retry, or a restart, sends the same one.
+        let digest = DigestRef {
+            id: format!("d{}", ready[0].id),
+            alerts: ready.iter().map(|r| r.id.clone()).collect(),
+        };
+        for record in &mut ready {
+            record.digest = Some(digest.clone());
+            self.save(record);
+        }
+        ready
+    }
+
+    /// A digest formed before, with those of its alerts that still wait.
+    fn reformed(&self, head: AlertRecord, digest: &DigestRef) -> Vec<AlertRecord> {
+        let head_id = head.id.clone();
+        let mut records = vec![head];
+        for id in digest.alerts.iter().filter(|id| **id != head_id) {
+            match self.store.alert(id) {
+                Ok(Some(record))
+                    if record.status == AlertStatus::Queued && record.digest.as_ref() == Some(digest) =>
+                {
+                    records.push(record);
+                }
+                Ok(_) => {}
+                Err(error) => tracing::error!(alert = %id, %error, "cannot read an alert of a digest"),
+            }
+        }
+        records
+    }
+
+    /// One send of `records` in one message, and what it leaves behind: the commit
+    /// ticket of their deliveries or failures, when they left the queue.
+    async fn attempt(&self, mut records: Vec<AlertRecord>) -> Option<u64> {
+        let webhook = records[0].webhook.clone();
         let url = self
             .webhooks
             .read()
             .expect("never poisoned")
-            .get(&record.webhook)
+            .get(&webhook)
             .cloned();
         let Some(url) = url else {
-            return Some(self.finish(record, Err("webhook_deleted".to_owned())));
+            return self.finish_all(records, &Err("webhook_deleted".to_owned()));
         };
-        record.attempts += 1;
-        match self.client.post_webhook(&url, &record.payload).await {
+        for record in &mut records {
+            record.attempts += 1;
+        }
+        let payload = {
+            let payloads: Vec<&serde_json::Value> = records.iter().map(|r| &r.payload).collect();
+            digest::message(&payloads)
+        };
+        match self.client.post_webhook(&url, &payload).await {
             Ok(()) => {
-                self.health(&record.webhook, HealthState::Healthy, None);
-                Some(self.finish(record, Ok(())))
+                self.health(&webhook, HealthState::Healthy, None);
+                if records.len() > 1 {
+                    let label = WebhookLabel { webhook };
+                    self.metrics.digests.get_or_create(&label).inc();
+                    self.metrics
+                        .digest_alerts
+                        .get_or_create(&label)
+                        .inc_by(records.len() as u64);
+                }
+                self.finish_all(records, &Ok(()))
             }
-            Err(refusal) => self.refused(record, refusal),
+            Err(refusal) => self.refused(records, refusal),
         }
     }
 
-    /// What a refusal leaves: a later attempt, or the alert failed for good.
-    fn refused(&self, record: AlertRecord, refusal: Refusal) -> Option<u64> {
+    /// What a refusal leaves: a later attempt, or the alerts failed for good.
+    fn refused(&self, mut records: Vec<AlertRecord>, refusal: Refusal) -> Option<u64> {
+        let webhook = records[0].webhook.clone();
         match refusal {
             Refusal::RateLimited(delay) => {
                 self.metrics
                     .rate_limited
                     .get_or_create(&WebhookLabel {
-                        webhook: record.webhook.clone(),
+                        webhook: webhook.clone(),
                     })
                     .inc();
-                tracing::info!(webhook = %record.webhook, ?delay, "Slack rate-limited the webhook; waiting as Retry-After asks");
-                if self.expired(&record) {
-                    return Some(self.finish(record, Err("expired: rate_limited".to_owned())));
-                }
-                self.later(record, "rate_limited".to_owned(), delay.min(MAX_RETRY_AFTER))
+                tracing::info!(%webhook, ?delay, "Slack rate-limited the webhook; waiting as Retry-After asks");
+                self.retry_later(records, "rate_limited", delay.min(MAX_RETRY_AFTER))
             }
             Refusal::Retryable(reason) => {
-                self.health(&record.webhook, HealthState::Failing, Some(&reason));
-                if self.expired(&record) {
-                    return Some(self.finish(record, Err(format!("expired: {reason}"))));
-                }
-                let delay = backoff(self.retry, record.attempts, &record.id);
-                tracing::warn!(webhook = %record.webhook, %reason, ?delay, "delivery failed; retrying");
-                self.later(record, reason, delay)
+                self.health(&webhook, HealthState::Failing, Some(&reason));
+                let delay = backoff(self.retry, records[0].attempts, &records[0].id);
+                tracing::warn!(%webhook, %reason, ?delay, "delivery failed; retrying");
+                self.retry_later(records, &reason, delay)
             }
             Refusal::Permanent(error) => {
                 let state = match hook_state(&error) {
                     HookState::Dead => Some(HealthState::Revoked),
+                    HookState::MessageRefused if records.len() > 1 => {
+                        // What one alert holds must not fail the others: each goes alone.
+                        tracing::warn!(%webhook, %error, "Slack refused a digest for what it holds; its alerts are sent one by one");
+                        for record in &mut records {
+                            record.digest = None;
+                            record.alone = true;
+                            self.save(record);
+                        }
+                        return None;
+                    }
                     HookState::MessageRefused => None,
                     HookState::Failing => Some(HealthState::Failing),
                 };
                 if let Some(state) = state {
-                    self.health(&record.webhook, state, Some(&error));
+                    self.health(&webhook, state, Some(&error));
                 }
-                Some(self.finish(record, Err(error)))
+                self.finish_all(records, &Err(error))
             }
         }
     }
 
-    /// Keeps `record` queued for another attempt after `delay`; it stays in its queue,
-    /// so nothing waits on a flush.
-    fn later(&self, mut record: AlertRecord, error: String, delay: Duration) -> Option<u64> {
-        record.next_attempt_at = now_ms().saturating_add(millis(delay));
-        record.last_error = Some(error);
-        self.save(&record);
-        None
+    /// Keeps each of `records` queued for another attempt after `delay` (they stay in
+    /// their queue, so nothing waits on a flush), or fails it when it waited too long.
+    fn retry_later(&self, records: Vec<AlertRecord>, error: &str, delay: Duration) -> Option<u64> {
+        let mut ticket = None;
+        for mut record in records {
+            if self.expired(&record) {
+                ticket = ticket.max(Some(self.finish(record, Err(format!("expired: {error}")))));
+                continue;
+            }
+            record.next_attempt_at = now_ms().saturating_add(millis(delay));
+            record.last_error = Some(error.to_owned());
+            self.save(&record);
+        }
+        ticket
+    }
+
+    /// Records that every one of `records` left its queue; the last commit ticket.
+    fn finish_all(&self, records: Vec<AlertRecord>, outcome: &Result<(), String>) -> Option<u64> {
+        records
+            .into_iter()
+            .map(|record| self.finish(record, outcome.clone()))
+            .max()
     }
 
     fn expired(&self, record: &AlertRecord) -> bool {

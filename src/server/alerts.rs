@@ -103,6 +103,7 @@ fn alert_json(record: &AlertRecord) -> Value {
         "last_error": record.last_error,
         "created_at": rfc3339_millis(record.created_at),
         "delivered_at": record.delivered_at.map(rfc3339_millis),
+        "digest": record.digest.as_ref().map(|d| json!({"id": d.id, "alerts": d.alerts})),
     })
 }
 

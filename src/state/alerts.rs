@@ -26,6 +26,22 @@ pub struct AlertRecord {
     /// Not before this (unix milliseconds): backoff and `Retry-After`.
     pub next_attempt_at: u64,
     pub delivered_at: Option<u64>,
+    /// The digest that carries this alert, once one was formed for it: it is sent, and
+    /// retried, with the same alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestRef>,
+    /// Sent alone from now on: Slack refused a digest for what one of its alerts holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alone: bool,
+}
+
+/// A digest: one message that carries several alerts of one webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestRef {
+    /// `d` and the id of its first alert.
+    pub id: String,
+    /// Its alerts' ids, in order.
+    pub alerts: Vec<String>,
 }
 
 /// What Slack's answers say about a webhook.

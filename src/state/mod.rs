@@ -21,7 +21,9 @@ use crate::routes::Routing;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use audit::{AuditChange, AuditEntry, Draft};
-pub use outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, HealthState, NewAlert};
+pub use outbox::{
+    AlertRecord, AlertStatus, DEDUP_WINDOW_MS, DigestRef, Enqueued, Health, HealthState, NewAlert,
+};
 pub use records::{
     Applied, AppliedToken, AppliedWebhook, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite, Writes,
 };

@@ -8,7 +8,7 @@
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-pub use super::alerts::{AlertRecord, AlertStatus, Enqueued, Health, HealthState, NewAlert};
+pub use super::alerts::{AlertRecord, AlertStatus, DigestRef, Enqueued, Health, HealthState, NewAlert};
 use super::{StateError, Store};
 
 /// How long a `key` de-duplicates.
@@ -62,6 +62,8 @@ impl Store {
                 created_at: now_ms,
                 next_attempt_at: now_ms,
                 delivered_at: None,
+                digest: None,
+                alone: false,
             };
             let encoded = serde_json::to_vec(&record).expect("a record serializes");
             let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
@@ -129,15 +131,24 @@ impl Store {
 
     /// The oldest queued alert of `webhook`.
     pub fn next_queued(&self, webhook: &str) -> Result<Option<AlertRecord>, StateError> {
+        Ok(self.queued_head(webhook, 1)?.pop())
+    }
+
+    /// The `count` oldest queued alerts of `webhook`, oldest first.
+    pub fn queued_head(&self, webhook: &str, count: usize) -> Result<Vec<AlertRecord>, StateError> {
         let mut prefix = webhook.as_bytes().to_vec();
         prefix.push(0);
+        let mut head = Vec::new();
         for entry in self.queue.scan_prefix(&prefix) {
+            if head.len() >= count {
+                break;
+            }
             let (key, _) = entry.map_err(|e| self.io("read", e))?;
             if let Some(record) = self.still_queued(&key, prefix.len())? {
-                return Ok(Some(record));
+                head.push(record);
             }
         }
-        Ok(None)
+        Ok(head)
     }
 
     /// The alert of the queue entry `key` (its sequence number after `seq_at`), if it
@@ -249,6 +260,8 @@ impl Store {
                     last_error: None,
                     created_at: now_ms,
                     next_attempt_at: now_ms,
+                    digest: None,
+                    alone: false,
                     ..record.clone()
                 };
                 let encoded = serde_json::to_vec(&retried).expect("a record serializes");

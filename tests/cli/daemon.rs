@@ -5,6 +5,7 @@
 mod alertmanager;
 mod api;
 mod delivery;
+mod digest;
 mod queue;
 mod receivers;
 

@@ -101,7 +101,8 @@ fn a_key_deduplicates() {
 #[test]
 fn accepted_alerts_survive_kill_9_and_are_sent_once_each_after_restart() {
     let test = applied(live());
-    let daemon = Daemon::start(&test, &["--rate", "2", "--burst", "1"]);
+    // One message per alert, so that each message is one alert to count.
+    let daemon = Daemon::start(&test, &["--rate", "2", "--burst", "1", "--digest", "off"]);
     let texts: Vec<String> = (0..40).map(|i| format!("alert {i:02}")).collect();
     for text in &texts {
         accepted(&daemon.post(&alert("ops", text)));
