@@ -50,6 +50,11 @@ pub(super) fn forward(
     args: Vec<String>,
     out: &mut dyn Write,
 ) -> Result<Exit, Error> {
+    // A file the daemon could not take (too large, not UTF-8) is refused here, with
+    // its position, as a local run would.
+    if let Err(error @ crate::config::ConfigError::Invalid(_)) = crate::config::read(&global.config) {
+        return Err(error.into());
+    }
     let request = request(global, args);
     let expected = out_file(&request.args);
     let client = match via {

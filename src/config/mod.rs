@@ -4,6 +4,7 @@
 //! Every stage collects problems instead of stopping at the first, and every problem
 //! carries a position in the file; see [`problem`] for how they are shown.
 
+mod bounds;
 mod early;
 mod parse;
 mod positions;
@@ -116,17 +117,37 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(parse(&path.display().to_string(), &read(path)?)?)
 }
 
-/// The text of the file at `path`.
+/// The text of the file at `path`: at most [`bounds::MAX_FILE_BYTES`] are read, and
+/// bytes that are not UTF-8 are a problem with a position.
 pub fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    use std::io::Read as _;
+    let failed = |source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(bounds::MAX_FILE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(failed)?;
+    let report = |problem| Report {
+        file: path.display().to_string(),
+        problems: vec![problem],
+    };
+    let text = bounds::text(bytes).map_err(report)?;
+    bounds::check_size(&text).map_err(report)?;
+    Ok(text)
 }
 
 /// [`parse`] then [`open`]. For a large file the secrets are decrypted on every core
 /// while the file is still being checked (see [`early`]).
 pub fn parse_open(file: &str, text: &str, keyring: &Keyring) -> Result<(Config, Desired), Report> {
+    bounds::check(text).map_err(|problem| Report {
+        file: file.to_owned(),
+        problems: vec![problem],
+    })?;
     if text.len() < PARALLEL_PARSE_FROM {
         let config = parse(file, text)?;
         let desired = open(&config, keyring)?;
@@ -169,6 +190,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
         file: file.to_owned(),
         problems,
     };
+    bounds::check(text).map_err(|problem| report(vec![problem]))?;
     // Two parsers read the file: saphyr for positions, serde_yaml for values. A large
     // file has them run side by side.
     let (positions, document) = if text.len() < PARALLEL_PARSE_FROM {

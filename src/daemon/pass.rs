@@ -46,12 +46,24 @@ impl Outcome {
 /// One pass; `force` ignores the digest of the last pass (SIGHUP, the periodic pass).
 pub(super) async fn run(ctx: &Arc<Shared>, force: bool) -> Outcome {
     let path = &ctx.options.config;
-    let text = match tokio::fs::read_to_string(path).await {
-        Ok(text) => text,
-        Err(error) => {
+    // Bounded in size, and a byte that is not UTF-8 positioned, as the CLI reads it.
+    let read = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || config::read(&path)).await
+    };
+    let text = match read {
+        Ok(Ok(text)) => text,
+        failed => {
             // The same content restored must count as a change.
             ctx.forget_digest();
-            return invalid(ctx, vec![format!("cannot read {}: {error}", path.display())]);
+            let lines = match failed {
+                Ok(Err(ConfigError::Invalid(report))) => report.lines(),
+                Ok(Err(ConfigError::Read { source, .. })) => {
+                    vec![format!("cannot read {}: {source}", path.display())]
+                }
+                _ => vec![format!("cannot read {}", path.display())],
+            };
+            return invalid(ctx, lines);
         }
     };
     let digest = config::digest(&text);

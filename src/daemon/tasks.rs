@@ -129,7 +129,7 @@ async fn sync_directory_periodically(ctx: Arc<Shared>, cancel: CancellationToken
 async fn sync_interval(ctx: &Shared) -> Duration {
     let path = ctx.options.config.clone();
     tokio::task::spawn_blocking(move || {
-        std::fs::read_to_string(&path)
+        crate::config::read(&path)
             .ok()
             .and_then(|text| crate::config::parse("", &text).ok())
             .map_or(crate::config::DEFAULT_SYNC_INTERVAL, |c| {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod apply;
+mod bounds;
 mod crash;
 mod daemon;
 mod daemon_process;
