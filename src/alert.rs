@@ -34,6 +34,10 @@ pub struct AlertRequest {
     pub mrkdwn: bool,
 }
 
+/// The most mentions one alert may ask for: each costs a directory lookup, and a
+/// message that pings more people than this is a mistake.
+pub const MAX_MENTIONS: usize = 50;
+
 /// The most alerts one `POST /v1/alerts/batch` takes.
 pub const MAX_BATCH: usize = 1000;
 
@@ -50,6 +54,9 @@ pub enum Refusal {
     Empty,
     TextTooLong(usize),
     TooManyBlocks(usize),
+    TooManyMentions(usize),
+    /// The block at this index is not an object with a `type`.
+    InvalidBlock(usize),
     BadKey,
     UnknownMentions(Vec<MentionProblem>),
 }
@@ -68,6 +75,8 @@ impl Refusal {
             Refusal::Empty => "empty_alert",
             Refusal::TextTooLong(_) => "text_too_long",
             Refusal::TooManyBlocks(_) => "too_many_blocks",
+            Refusal::TooManyMentions(_) => "too_many_mentions",
+            Refusal::InvalidBlock(_) => "invalid_block",
             Refusal::BadKey => "invalid_key",
             Refusal::UnknownMentions(_) => "unknown_mention",
         }
@@ -78,6 +87,12 @@ impl Refusal {
             Refusal::Empty => "an alert needs `text` or `blocks`".to_owned(),
             Refusal::TextTooLong(n) => {
                 format!("`text` has {n} characters; Slack truncates beyond {MAX_TEXT}")
+            }
+            Refusal::InvalidBlock(i) => {
+                format!("`blocks[{i}]` is not a Block Kit block: an object with a `type`")
+            }
+            Refusal::TooManyMentions(n) => {
+                format!("`mentions` has {n} entries; at most {MAX_MENTIONS} are taken")
             }
             Refusal::TooManyBlocks(n) => {
                 format!("`blocks` has {n} blocks; Slack refuses more than {MAX_BLOCKS}")
@@ -113,6 +128,15 @@ pub fn build(
     }
     if blocks.len() > MAX_BLOCKS {
         return Err(Refusal::TooManyBlocks(blocks.len()));
+    }
+    if let Some(i) = blocks
+        .iter()
+        .position(|b| !b.get("type").is_some_and(Value::is_string))
+    {
+        return Err(Refusal::InvalidBlock(i));
+    }
+    if request.mentions.len() > MAX_MENTIONS {
+        return Err(Refusal::TooManyMentions(request.mentions.len()));
     }
     if request
         .key

@@ -62,9 +62,9 @@ impl Sink {
                     if seen.visible.len() > before {
                         seen.last_new = Some(call.at);
                     }
-                    if let Some(n) = number(&call.body) {
+                    for (n, resolved) in entries(&call.body) {
                         seen.distinct.insert(n);
-                        if call.body.contains("[RESOLVED]") {
+                        if resolved {
                             seen.resolved.insert(n);
                         } else {
                             seen.firing.insert(n);
@@ -109,6 +109,71 @@ pub fn long_text(n: usize) -> String {
     )
 }
 
+/// Every numbered alert a message carries (a digest carries many), and whether it
+/// said it resolved: in a digest, by the header above it.
+fn entries(body: &str) -> Vec<(usize, bool)> {
+    let Ok(message) = serde_json::from_str::<serde_json::Value>(body) else {
+        return number(body)
+            .map(|n| (n, body.contains("[RESOLVED]")))
+            .into_iter()
+            .collect();
+    };
+    let mut found = Vec::new();
+    match message["blocks"].as_array().filter(|b| !b.is_empty()) {
+        Some(blocks) => {
+            let mut resolved = false;
+            for block in blocks {
+                let text = block["text"]["text"].as_str().unwrap_or_default();
+                if block["type"] == "header" {
+                    resolved = text.contains("[RESOLVED]");
+                }
+                found.extend(
+                    numbers(text)
+                        .into_iter()
+                        .map(|n| (n, resolved || text.contains("[RESOLVED]"))),
+                );
+            }
+        }
+        None => {
+            let text = plain(&message);
+            found.extend(
+                numbers(&text)
+                    .into_iter()
+                    .map(|n| (n, text.contains("[RESOLVED]"))),
+            );
+        }
+    }
+    found
+}
+
+/// A message without blocks as a reader sees it: its text, then its attachments'
+/// titles and texts (Alertmanager's Slack messages are attachments).
+fn plain(message: &serde_json::Value) -> String {
+    let mut parts: Vec<&str> = message["text"].as_str().into_iter().collect();
+    for attachment in message["attachments"].as_array().into_iter().flatten() {
+        parts.extend(
+            ["pretext", "title", "text"]
+                .iter()
+                .filter_map(|k| attachment[*k].as_str()),
+        );
+    }
+    parts.join("\n")
+}
+
+/// The alert numbers in `text`, in order.
+fn numbers(text: &str) -> Vec<usize> {
+    let mut numbers = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("bench alert #") {
+        rest = &rest[at..];
+        if let Some(n) = number(rest) {
+            numbers.push(n);
+        }
+        rest = &rest["bench alert #".len()..];
+    }
+    numbers
+}
+
 /// The alert numbers a reader sees in a message: Slack shows the blocks when there
 /// are any (3,000 characters a section), else the text up to 40,000 characters.
 fn visible(body: &str) -> Vec<usize> {
@@ -122,23 +187,9 @@ fn visible(body: &str) -> Vec<usize> {
             .map(|t| t.chars().take(3000).collect::<String>())
             .collect::<Vec<_>>()
             .join("\n"),
-        None => message["text"]
-            .as_str()
-            .unwrap_or_default()
-            .chars()
-            .take(40_000)
-            .collect(),
+        None => plain(&message).chars().take(40_000).collect(),
     };
-    let mut numbers = Vec::new();
-    let mut rest = shown.as_str();
-    while let Some(at) = rest.find("bench alert #") {
-        rest = &rest[at..];
-        if let Some(n) = number(rest) {
-            numbers.push(n);
-        }
-        rest = &rest["bench alert #".len()..];
-    }
-    numbers
+    numbers(&shown)
 }
 
 /// The alert number in a message, wherever the sender put the text.

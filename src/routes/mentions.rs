@@ -31,13 +31,12 @@ pub fn resolve<'a>(mentions: impl Iterator<Item = &'a str>, directory: Option<&I
     let fallback = Index::default();
     let index = directory.unwrap_or(&fallback);
     let mut result = Mentions::default();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for mention in mentions {
         let key = mention.trim().trim_start_matches('@').to_lowercase();
-        if key.is_empty() || seen.contains(&key) {
+        if key.is_empty() || !seen.insert(key) {
             continue;
         }
-        seen.push(key);
         if result.shown.len() >= MAX_MENTIONS {
             result.unresolved.push(mention.to_owned());
             continue;

@@ -18,7 +18,7 @@ pub(super) async fn create(
     body: Result<axum::Json<AlertRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let axum::Json(request) = body.map_err(|rejection| rejected(&rejection, BODY_LIMIT))?;
-    let alert = prepare(&state, request)?;
+    let alert = off_thread(&state, move |state| prepare(state, request)).await?;
     let enqueued = enqueue(&state, vec![alert]).await?.remove(0);
     Ok((StatusCode::ACCEPTED, axum::Json(enqueued_json(&enqueued))).into_response())
 }
@@ -38,22 +38,44 @@ pub(super) async fn create_batch(
             format!("send 1 to {most} alerts in a batch, not {}", batch.alerts.len()),
         ));
     }
-    let alerts = batch
-        .alerts
-        .into_iter()
-        .enumerate()
-        .map(|(index, request)| {
-            prepare(&state, request).map_err(|mut error| {
-                let message = error.body["error"]["message"].as_str().unwrap_or_default();
-                error.body["error"]["message"] = format!("alerts[{index}]: {message}").into();
-                error.body["error"]["index"] = index.into();
-                error
+    let alerts = off_thread(&state, move |state| {
+        batch
+            .alerts
+            .into_iter()
+            .enumerate()
+            .map(|(index, request)| {
+                prepare(state, request).map_err(|mut error| {
+                    let message = error.body["error"]["message"].as_str().unwrap_or_default();
+                    error.body["error"]["message"] = format!("alerts[{index}]: {message}").into();
+                    error.body["error"]["index"] = index.into();
+                    error
+                })
             })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
     let enqueued = enqueue(&state, alerts).await?;
     let answers: Vec<Value> = enqueued.iter().map(enqueued_json).collect();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"alerts": answers}))).into_response())
+}
+
+/// Runs `work` (mention matching, escaping: CPU work that grows with the request) on a
+/// blocking thread, so that one large request does not hold up every other endpoint.
+pub(super) async fn off_thread<T: Send + 'static>(
+    state: &Shared,
+    work: impl FnOnce(&Shared) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || work(&state))
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "a request's work failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request could not be handled",
+            ))
+        })
 }
 
 /// The message of `request` for its webhook, mentions resolved, ready to queue.

@@ -77,7 +77,10 @@ async fn receive(
     body: Body,
 ) -> Result<Response, ApiError> {
     let axum::Json(notification) = body.map_err(|rejection| rejected(&rejection, RECEIVER_BODY_LIMIT))?;
-    let prepared = prepare(state, source, webhook.as_deref(), &notification);
+    let prepared = super::alerts::off_thread(state, move |state| {
+        Ok(prepare(state, source, webhook.as_deref(), &notification))
+    })
+    .await?;
     let queued = prepared.alerts.len() - prepared.dead;
     if state.outbox.queued() + queued > state.queue_limit {
         let mut error = ApiError::new(

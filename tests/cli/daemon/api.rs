@@ -68,6 +68,20 @@ fn bad_requests_get_the_documented_errors() {
             "too_many_blocks",
         ),
         (
+            "19,000 mentions",
+            json(
+                json!({"webhook": "ops", "text": "x", "mentions": (0..19_000).map(|i| format!("@x{i}")).collect::<Vec<_>>()}),
+            ),
+            400,
+            "too_many_mentions",
+        ),
+        (
+            "a block that is not a block",
+            json(json!({"webhook": "ops", "blocks": [{"type": "divider"}, 1, "x", null]})),
+            400,
+            "invalid_block",
+        ),
+        (
             "unknown mention",
             json(json!({"webhook": "ops", "text": "x", "mentions": ["@nobody"]})),
             422,
