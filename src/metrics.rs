@@ -71,6 +71,8 @@ pub struct Metrics {
     /// (`--apply off`, or a held-back mass deletion).
     pub pending_changes: Gauge,
     pub notifications: Family<NotificationLabels, Counter>,
+    /// Connections closed at once because `--max-connections` were open.
+    pub connections_refused: Counter,
     pub refused: Family<RefusedLabels, Counter>,
     /// Mentions in receivers' messages that resolved to no one, sent as text.
     pub unresolved_mentions: Counter,
@@ -95,6 +97,7 @@ impl Default for Metrics {
             mass_deletions_held: Counter::default(),
             pending_changes: Gauge::default(),
             notifications: Family::default(),
+            connections_refused: Counter::default(),
             refused: Family::default(),
             unresolved_mentions: Counter::default(),
             template_failures: Family::default(),
@@ -159,6 +162,11 @@ impl Default for Metrics {
             "pending_changes",
             "1 while the file differs from the applied state and is not applied",
             metrics.pending_changes.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections closed at once because --max-connections were open",
+            metrics.connections_refused.clone(),
         );
         metrics.register_receivers(&mut registry);
         Metrics { registry, ..metrics }

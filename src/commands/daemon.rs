@@ -59,6 +59,10 @@ pub struct DaemonArgs {
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub queue_limit: usize,
 
+    /// Open connections the API takes at most; beyond, a new one is closed at once.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+
     /// A notification from Alertmanager or Grafana equal to one accepted this recently
     /// (an HA peer's copy: same group key, status and alerts) is not queued again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
@@ -100,6 +104,7 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
             ..Retry::default()
         },
         queue_limit: args.queue_limit,
+        max_connections: args.max_connections.max(1),
         dedup_window: args.dedup_window.into(),
         api_token,
         admin_token: token_from_env(ADMIN_TOKEN_FILE)?,

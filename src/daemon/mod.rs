@@ -15,6 +15,7 @@
 //! up to [`DRAIN_DEADLINE`] to finish the sends they started, and the state is flushed.
 //! Whatever is still queued is delivered after the next start.
 
+mod connections;
 mod load;
 mod pass;
 mod serve;
@@ -64,6 +65,8 @@ pub struct Options {
     pub pacing: Pacing,
     pub retry: Retry,
     pub queue_limit: usize,
+    /// Open connections the API takes at most; beyond, new ones are closed at once.
+    pub max_connections: usize,
     /// How long an Alertmanager HA peer's copy of a notification is recognised.
     pub dedup_window: Duration,
     pub api_token: Option<Secret>,
@@ -178,7 +181,19 @@ pub async fn run(
         stop.cancelled().await;
         ctx.outbox.shutdown(DRAIN_DEADLINE).await
     };
-    let serving = serve::until(listener, app, &stop);
+    let limits = connections::Limits {
+        connections: ctx.options.max_connections,
+        ..connections::Limits::default()
+    };
+    let metrics = ctx.metrics.clone();
+    let refused = move || {
+        metrics.connections_refused.inc();
+        tracing::warn!(
+            limit = limits.connections,
+            "too many open connections; closed a new one (--max-connections)"
+        );
+    };
+    let serving = serve::until(listener, app, limits, &stop, refused);
     let (served, drained) = tokio::join!(serving, draining);
     if !drained {
         tracing::warn!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::connections::{self, Limits};
 use super::{DRAIN_DEADLINE, DaemonError, Shared, load};
 use crate::explain::describe;
 use crate::remote::{Lent, SOCKET};
@@ -46,6 +47,9 @@ fn app_state(ctx: &Shared, api_token: Option<Secret>, admin: Option<AdminAccess>
     })
 }
 
+/// Open connections the admin socket takes: the CLI makes one a command.
+const ADMIN_CONNECTIONS: usize = 16;
+
 /// The admin socket, `$STATE/admin.sock`: the CLI on this host, while the daemon holds
 /// the state. Its file mode (0600) is the guard.
 pub(super) fn admin_socket(
@@ -64,7 +68,13 @@ pub(super) fn admin_socket(
     let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
     let stop = cancel.clone();
     tasks.spawn(async move {
-        if let Err(error) = until(Listener::Unix(listener), app, &stop).await {
+        let limits = Limits {
+            connections: ADMIN_CONNECTIONS,
+            ..Limits::default()
+        };
+        let refused =
+            || tracing::warn!("the admin socket has {ADMIN_CONNECTIONS} connections open; closed a new one");
+        if let Err(error) = until(Listener::Unix(listener), app, limits, &stop, refused).await {
             tracing::error!(%error, "the admin socket failed");
         }
     });
@@ -101,26 +111,19 @@ fn admin_access(ctx: &Arc<Shared>, token: Option<Secret>) -> AdminAccess {
     }
 }
 
-/// Serves `app` until `stop`; graceful shutdown waits for open connections, and a
-/// client that never finishes its request gets the drain deadline too.
+/// Serves `app` until `stop` within `limits`; graceful shutdown waits for open
+/// connections, and a client that never finishes its request gets the drain deadline.
 pub(super) async fn until(
     listener: Listener,
     app: axum::Router,
+    limits: Limits,
     stop: &CancellationToken,
+    refused: impl Fn(),
 ) -> std::io::Result<()> {
-    let graceful = stop.clone();
-    let serve = async move {
+    let serve = async {
         match listener {
-            Listener::Tcp(listener) => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(graceful.cancelled_owned())
-                    .await
-            }
-            Listener::Unix(listener) => {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(graceful.cancelled_owned())
-                    .await
-            }
+            Listener::Tcp(listener) => connections::serve(listener, app, limits, stop, refused).await,
+            Listener::Unix(listener) => connections::serve(listener, app, limits, stop, refused).await,
         }
     };
     let deadline = async {
@@ -128,7 +131,7 @@ pub(super) async fn until(
         tokio::time::sleep(DRAIN_DEADLINE).await;
     };
     tokio::select! {
-        served = serve => served,
+        () = serve => Ok(()),
         () = deadline => {
             tracing::warn!("connections still open {DRAIN_DEADLINE:?} after the shutdown signal; closing them");
             Ok(())

@@ -4,6 +4,7 @@
 
 mod alertmanager;
 mod api;
+mod connections;
 mod delivery;
 mod digest;
 mod queue;
