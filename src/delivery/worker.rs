@@ -208,7 +208,11 @@ impl Outbox {
                 if let Some(state) = state {
                     self.health(&webhook, state, Some(&error));
                 }
-                self.finish_all(records, &Err(error))
+                let ticket = self.finish_all(records, &Err(error.clone()));
+                if state == Some(HealthState::Revoked) {
+                    return ticket.max(self.fail_queue(&webhook, &error));
+                }
+                ticket
             }
         }
     }
@@ -227,6 +231,30 @@ impl Outbox {
             self.save(&record);
         }
         ticket
+    }
+
+    /// Fails every alert still queued for `webhook`, which Slack says is gone: one
+    /// request told, the others need not ask again. They stay dead letters, to retry
+    /// once the webhook is replaced.
+    fn fail_queue(&self, webhook: &str, error: &str) -> Option<u64> {
+        let mut ticket = None;
+        let mut last_first: Option<String> = None;
+        loop {
+            let queued = match self.store.queued_head(webhook, 500) {
+                // Stops when the store could not take the last ones out.
+                Ok(queued) if !queued.is_empty() && last_first.as_ref() != Some(&queued[0].id) => {
+                    last_first = Some(queued[0].id.clone());
+                    queued
+                }
+                Ok(_) => return ticket,
+                Err(error) => {
+                    tracing::error!(webhook, %error, "cannot read the outbox");
+                    return ticket;
+                }
+            };
+            tracing::warn!(webhook, count = queued.len(), %error, "the webhook is gone; its queued alerts fail with it");
+            ticket = ticket.max(self.finish_all(queued, &Err(error.to_owned())));
+        }
     }
 
     /// Records that every one of `records` left its queue; the last commit ticket.

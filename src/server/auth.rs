@@ -32,7 +32,8 @@ pub(super) async fn authorize(State(state): State<Shared>, request: Request, nex
     }
 }
 
-/// `Authorization: Bearer <token>`, compared in constant time.
+/// `Authorization: Bearer <token>`: the scheme in any case, as RFC 9110 has it; the
+/// token exactly (its file was trimmed once, when read), in constant time.
 pub(super) fn bearer_matches(headers: &axum::http::HeaderMap, token: &Secret) -> bool {
     let given = headers
         .get(header::AUTHORIZATION)
@@ -41,6 +42,6 @@ pub(super) fn bearer_matches(headers: &axum::http::HeaderMap, token: &Secret) ->
             v.split_once(' ')
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         })
-        .map_or("", |(_, token)| token.trim());
+        .map_or("", |(_, token)| token);
     bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
 }

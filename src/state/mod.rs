@@ -103,11 +103,15 @@ impl Store {
         if dir.exists() && !dir.is_dir() {
             return Err(StateError::NotADirectory { dir: dir.to_owned() });
         }
+        // What sled creates (its log, snapshots, blobs) is for this user alone, as is
+        // anything else this process writes from here on (plan files, the socket).
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
         create_private_dir(dir).map_err(|source| StateError::CreateDir {
             dir: dir.to_owned(),
             source,
         })?;
         let lock = lock(dir, holder)?;
+        make_private(dir);
         let db = sled::Config::new()
             .path(dir.join("db"))
             .open()
@@ -363,6 +367,24 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     // Fails for a directory owned by someone else, which stays as its owner made it.
     let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     Ok(())
+}
+
+/// Files an earlier version left readable by others: made 0600 (directories 0700).
+fn make_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        let mode = if meta.is_dir() { 0o700 } else { 0o600 };
+        if meta.permissions().mode() & 0o777 != mode {
+            let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode));
+        }
+        if meta.is_dir() {
+            make_private(&entry.path());
+        }
+    }
 }
 
 /// Takes the lock file, or says who holds it.

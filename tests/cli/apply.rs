@@ -1,7 +1,7 @@
 //! plan, apply, status and history through the real binary, against a real sled state.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS, token_workspace};
 
@@ -563,4 +563,33 @@ fn a_large_file_is_planned_whole_and_its_undecryptable_value_named() {
     let run = test.exec(&["plan"]);
     run.code(0);
     assert!(run.stdout.contains("Plan: 100 to create"), "{}", run.stdout);
+}
+
+/// Every file and folder under `dir`, with its permission bits.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let meta = entry.metadata().expect("metadata");
+        found.push((entry.path(), meta.permissions().mode() & 0o777));
+        if meta.is_dir() {
+            found.extend(modes(&entry.path()));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_state_files_are_private_to_their_owner() {
+    let test = two_webhooks();
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let state = test.path(".hookwarden");
+    // A file an earlier version left readable is made private at the next open.
+    let db = state.join("db").join("conf");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    test.exec(&["status"]).code(0);
+    let found = modes(&state);
+    assert!(found.len() > 3, "{found:?}");
+    for (path, mode) in found {
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+    }
 }

@@ -133,6 +133,30 @@ fn the_api_token_guards_everything_but_the_health_checks() {
     );
     assert_eq!(daemon.get("/healthz").status, 200);
     assert_eq!(daemon.get("/readyz").status, 200);
+    // The scheme in any case, as RFC 9110 has it; the token exactly.
+    let with_header = |value: String| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/metrics", daemon.url))
+                .header("authorization", value)
+                .send()
+                .await
+                .expect("answers")
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(with_header(format!("bearer {token}")), 200);
+    assert_eq!(
+        with_header(format!("Bearer  {token}")),
+        401,
+        "a space more is another token"
+    );
+    assert_eq!(with_header(format!("Bearer {token}x")), 401);
     let sent = test.exec(&[
         "send",
         "--endpoint",

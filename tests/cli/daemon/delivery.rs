@@ -136,6 +136,26 @@ fn permanent_failures_are_recorded_with_slacks_error() {
 }
 
 #[test]
+fn a_revoked_webhook_fails_its_whole_queue_after_one_request() {
+    let mut script = live();
+    script.hooks.insert(path(URL_OPS), Hook::Dead(404, "no_service"));
+    let test = applied(script);
+    let daemon = Daemon::start(&test, &["--digest", "off"]);
+    let alerts: Vec<Value> = (0..30).map(|i| alert("ops", &format!("queued {i}"))).collect();
+    let body = json!({"alerts": alerts}).to_string().into_bytes();
+    let answer = daemon.request("POST", "/v1/alerts/batch", Some(("application/json", body)), None);
+    assert_eq!(answer.status, 202, "{:?}", answer.json);
+    let last = answer.json["alerts"][29]["id"].as_str().expect("id").to_owned();
+    let failed = daemon.wait_for(&last, "failed", Duration::from_secs(10));
+    assert_eq!(failed["last_error"], "no_service");
+    assert_eq!(
+        test.slack_fake().calls(&path(URL_OPS)).len(),
+        1,
+        "one request: Slack said the webhook is gone"
+    );
+}
+
+#[test]
 fn a_failed_alert_can_be_retried() {
     let mut script = live();
     script.hooks.insert(path(URL_OPS), Hook::Dead(404, "no_service"));
