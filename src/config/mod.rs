@@ -141,6 +141,17 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
     Ok(text)
 }
 
+/// The file's bytes, as [`read`] checks them, then [`parse`]: what the loader makes of
+/// any bytes at all.
+pub fn parse_bytes(file: &str, bytes: Vec<u8>) -> Result<Config, Report> {
+    let report = |problem| Report {
+        file: file.to_owned(),
+        problems: vec![problem],
+    };
+    let text = bounds::text(bytes).map_err(report)?;
+    parse(file, &text)
+}
+
 /// [`parse`] then [`open`]. For a large file the secrets are decrypted on every core
 /// while the file is still being checked (see [`early`]).
 pub fn parse_open(file: &str, text: &str, keyring: &Keyring) -> Result<(Config, Desired), Report> {
