@@ -1,7 +1,7 @@
 //! Group commit: many writes share one flush of the store.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -15,7 +15,51 @@ use crate::state::{StateError, Store};
 pub(super) struct GroupCommit {
     written: AtomicU64,
     flushed: watch::Sender<u64>,
+    /// The target of the last flush that failed: writes up to it are not on disk.
+    failed: watch::Sender<u64>,
     pending: Notify,
+    pub(super) storage: StorageHealth,
+}
+
+/// Whether the state can be written now, and why not: set by a write or a flush that
+/// failed, cleared by a flush that worked.
+#[derive(Debug, Default)]
+pub struct StorageHealth {
+    problem: RwLock<Option<(String, bool)>>,
+}
+
+impl StorageHealth {
+    pub(super) fn failing(&self, error: &StateError) {
+        let reason = match error {
+            StateError::Io { source, .. } => format!("{error}: {source}"),
+            other => other.to_string(),
+        };
+        *self.problem.write().expect("never poisoned") = Some((reason, error.is_storage_full()));
+    }
+
+    fn healthy(&self) {
+        let mut problem = self.problem.write().expect("never poisoned");
+        if problem.take().is_some() {
+            tracing::warn!("the state can be written again");
+        }
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.problem.read().expect("never poisoned").is_some()
+    }
+
+    /// Why the state cannot be written, and whether for want of space.
+    pub fn problem(&self) -> Option<(String, bool)> {
+        self.problem.read().expect("never poisoned").clone()
+    }
+
+    /// A flush, to see whether the state can be written again.
+    pub(super) fn probe(&self, store: &Store) {
+        match store.flush() {
+            Ok(()) => self.healthy(),
+            Err(error) => self.failing(&error),
+        }
+    }
 }
 
 impl GroupCommit {
@@ -23,7 +67,9 @@ impl GroupCommit {
         GroupCommit {
             written: AtomicU64::new(0),
             flushed: watch::Sender::new(0),
+            failed: watch::Sender::new(0),
             pending: Notify::new(),
+            storage: StorageHealth::default(),
         }
     }
 
@@ -48,15 +94,22 @@ impl GroupCommit {
         *self.flushed.borrow() >= ticket
     }
 
-    /// Waits until the flush of `ticket` has finished, asking for one if needed.
+    /// Waits until the flush of `ticket` has finished, asking for one if needed; fails
+    /// as soon as a flush that should have taken it failed.
     pub(super) async fn wait(&self, ticket: u64) -> Result<(), StateError> {
         let mut flushed = self.flushed.subscribe();
+        let mut failed = self.failed.subscribe();
         self.request_if(!self.is_durable(ticket));
-        flushed
-            .wait_for(|done| *done >= ticket)
-            .await
-            .map(drop)
-            .map_err(|_| StateError::ShuttingDown)
+        tokio::select! {
+            done = flushed.wait_for(|done| *done >= ticket) => done.map(drop).map_err(|_| StateError::ShuttingDown),
+            _ = failed.wait_for(|failed| *failed >= ticket) => {
+                let (reason, full) = self
+                    .storage
+                    .problem()
+                    .unwrap_or_else(|| ("a flush failed".to_owned(), false));
+                Err(StateError::Unflushed { reason, full })
+            }
+        }
     }
 
     pub(super) async fn run(&self, store: &Arc<Store>, cancel: &CancellationToken) {
@@ -82,10 +135,15 @@ impl GroupCommit {
             match tokio::task::spawn_blocking(move || store.flush()).await {
                 Ok(Ok(())) => {
                     failures = 0;
+                    self.storage.healthy();
                     self.flushed.send_replace(target);
                     continue;
                 }
-                Ok(Err(error)) => tracing::error!(%error, "cannot flush the outbox; retrying"),
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "cannot flush the outbox; retrying");
+                    self.storage.failing(&error);
+                    self.failed.send_replace(target);
+                }
                 Err(error) => tracing::error!(%error, "the flush task failed; retrying"),
             }
             failures += 1;

@@ -36,6 +36,7 @@ use crate::metrics::Metrics;
 use crate::slack::Client;
 use crate::state::{AlertRecord, AlertStatus, Enqueued, NewAlert, StateError, Store};
 use commit::GroupCommit;
+pub use commit::StorageHealth;
 
 /// Deliveries a worker may make before the disk has recorded the earlier ones: the
 /// most that a crash can send twice, per webhook.
@@ -58,6 +59,8 @@ pub struct Outbox {
     commit: GroupCommit,
     /// Alerts queued across every webhook, for the 503 guard.
     queued: AtomicUsize,
+    /// Outcomes the store could not take, by webhook, to write before it sends again.
+    unwritten: Mutex<HashMap<String, Vec<AlertRecord>>>,
 }
 
 impl Outbox {
@@ -81,6 +84,7 @@ impl Outbox {
             cancel: CancellationToken::new(),
             commit: GroupCommit::new(),
             queued: AtomicUsize::new(0),
+            unwritten: Mutex::new(HashMap::new()),
         })
     }
 
@@ -143,6 +147,12 @@ impl Outbox {
             self.wake(&record.webhook);
         }
         Ok(record)
+    }
+
+    /// Why the state cannot be written now, if it cannot, and whether for want of
+    /// space: intake refuses and delivery waits meanwhile.
+    pub fn storage_problem(&self) -> Option<(String, bool)> {
+        self.commit.storage.problem()
     }
 
     /// How many alerts wait across every webhook.

@@ -26,6 +26,22 @@ impl Outbox {
             {
                 unflushed.pop_front();
             }
+            // While the state cannot be written, nothing is sent: a delivery that could
+            // not be recorded would be sent again.
+            if self.commit.storage.is_failing() || !self.write_back(webhook) {
+                self.commit.request_if(true);
+                tokio::select! {
+                    () = tokio::time::sleep(STORAGE_RETRY) => {}
+                    () = self.cancel.cancelled() => return,
+                }
+                if !self.write_back(webhook) {
+                    continue;
+                }
+                self.commit.storage.probe(&self.store);
+                if self.commit.storage.is_failing() {
+                    continue;
+                }
+            }
             let next = match self.store.next_queued(webhook) {
                 Ok(next) => next,
                 Err(error) => {
@@ -271,8 +287,46 @@ impl Outbox {
 
     fn save(&self, record: &AlertRecord) {
         if let Err(error) = self.store.update_alert(record) {
-            tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery attempt");
+            self.unrecorded(record.clone(), &error);
         }
+    }
+
+    /// An outcome the store could not take: kept to write again before this webhook
+    /// sends anything more, so that what Slack already has is not sent again.
+    fn unrecorded(&self, record: AlertRecord, error: &crate::state::StateError) {
+        tracing::error!(webhook = %record.webhook, alert = %record.id, %error, "cannot record a delivery; the webhook waits until the state can be written");
+        self.commit.storage.failing(error);
+        self.unwritten
+            .lock()
+            .expect("never poisoned")
+            .entry(record.webhook.clone())
+            .or_default()
+            .push(record);
+    }
+
+    /// Writes what `webhook` could not record before; false while the store refuses.
+    pub(super) fn write_back(&self, webhook: &str) -> bool {
+        let pending = self.unwritten.lock().expect("never poisoned").remove(webhook);
+        let Some(mut pending) = pending else {
+            return true;
+        };
+        while let Some(record) = pending.first() {
+            let written = if record.status == AlertStatus::Queued {
+                self.store.update_alert(record)
+            } else {
+                self.store.finish_alert(record)
+            };
+            if let Err(error) = written {
+                self.commit.storage.failing(&error);
+                self.unwritten
+                    .lock()
+                    .expect("never poisoned")
+                    .insert(webhook.to_owned(), pending);
+                return false;
+            }
+            pending.remove(0);
+        }
+        true
     }
 
     /// Records that `record` left its queue; returns the commit ticket of that record.
@@ -310,7 +364,7 @@ impl Outbox {
                 Some(n.saturating_sub(1))
             });
         if let Err(error) = self.store.finish_alert(&record) {
-            tracing::error!(webhook = %record.webhook, %error, "cannot record a delivery");
+            self.unrecorded(record, &error);
         }
         self.commit.note()
     }
@@ -327,6 +381,9 @@ impl Outbox {
         }
     }
 }
+/// How often a worker that waits for the state to be writable tries again.
+const STORAGE_RETRY: Duration = Duration::from_secs(1);
+
 /// The longest `Retry-After` honoured; Slack's are seconds to minutes.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 

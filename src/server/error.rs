@@ -48,9 +48,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A state that cannot be written is the sender's cue to retry, later: 503, never 500.
 impl From<crate::state::StateError> for ApiError {
     fn from(error: crate::state::StateError) -> Self {
         tracing::error!(%error, "state error while serving a request");
+        if error.is_storage_full() {
+            let mut answer = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "the disk that holds the state is full; nothing was queued, retry later",
+            );
+            answer.retry_after = Some(30);
+            return answer;
+        }
+        if error.is_io() {
+            let mut answer = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the state cannot be written just now; nothing was queued, retry later",
+            );
+            answer.retry_after = Some(5);
+            return answer;
+        }
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string())
     }
 }

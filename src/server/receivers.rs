@@ -92,6 +92,9 @@ async fn receive(
         return Err(error);
     }
     let enqueued = state.outbox.accept(prepared.alerts).await.map_err(|error| {
+        if error.is_io() {
+            return ApiError::from(error);
+        }
         tracing::error!(%error, "cannot queue a notification");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -33,13 +33,30 @@ pub(super) async fn webhooks(State(state): State<Shared>) -> Result<Response, Ap
 }
 
 pub(super) async fn healthz(State(state): State<Shared>) -> Response {
-    let problems = state.problems.read().expect("never poisoned").clone();
+    let mut problems = state.problems.read().expect("never poisoned").clone();
+    if let Some((reason, _)) = state.outbox.storage_problem() {
+        problems.push(format!(
+            "the state cannot be written ({reason}): alerts are refused with 503 and nothing is sent until it can"
+        ));
+    }
     let status = if problems.is_empty() { "ok" } else { "degraded" };
     axum::Json(json!({"status": status, "problems": problems})).into_response()
 }
 
-pub(super) async fn readyz() -> Response {
-    axum::Json(json!({"status": "ready"})).into_response()
+/// Not ready while the state cannot be written: a balancer should send elsewhere.
+pub(super) async fn readyz(State(state): State<Shared>) -> Response {
+    match state.outbox.storage_problem() {
+        None => axum::Json(json!({"status": "ready"})).into_response(),
+        Some((reason, full)) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({
+                "status": "not_ready",
+                "reason": if full { "storage_full" } else { "storage_unavailable" },
+                "message": format!("the state cannot be written: {reason}"),
+            })),
+        )
+            .into_response(),
+    }
 }
 
 pub(super) async fn metrics(State(state): State<Shared>) -> Response {

@@ -79,6 +79,29 @@ pub enum StateError {
         #[source]
         source: sled::Error,
     },
+    #[error("cannot write the state to disk: {reason}")]
+    Unflushed { reason: String, full: bool },
+}
+
+impl StateError {
+    /// Whether a write failed for want of space (a full disk, a quota).
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StateError::Unflushed { full, .. } => *full,
+            // sled keeps the OS error inside its own: its debug form names the kind.
+            StateError::Io { source, .. } => {
+                let text = format!("{source:?}");
+                text.contains("StorageFull") || text.contains("QuotaExceeded") || text.contains("code: 28")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the state could not be written (or read) just now, as opposed to a
+    /// state that is wrong.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StateError::Io { .. } | StateError::Unflushed { .. })
+    }
 }
 
 /// An open, locked state directory.

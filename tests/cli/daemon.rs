@@ -9,6 +9,7 @@ mod delivery;
 mod digest;
 mod queue;
 mod receivers;
+mod storage;
 
 use serde_json::{Value, json};
 
