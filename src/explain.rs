@@ -69,6 +69,9 @@ impl Explain for StateError {
         match self {
             StateError::Stale { .. } => Some(MAKE_A_NEW_PLAN.to_owned()),
             StateError::Locked { .. } => Some("wait for that process to finish, or stop it".to_owned()),
+            full if full.is_storage_full() => Some(
+                "free space on the disk that holds the state; nothing stored is lost, and the daemon (under systemd, its restart) carries on from there".to_owned(),
+            ),
             _ => None,
         }
     }

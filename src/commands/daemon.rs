@@ -63,6 +63,11 @@ pub struct DaemonArgs {
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
 
+    /// How long the state may stay unwritable (a full disk) before the daemon stops with
+    /// exit code 1, so that a restart reopens it once there is space.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub storage_timeout: humantime::Duration,
+
     /// A notification from Alertmanager or Grafana equal to one accepted this recently
     /// (an HA peer's copy: same group key, status and alerts) is not queued again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
@@ -105,6 +110,7 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         },
         queue_limit: args.queue_limit,
         max_connections: args.max_connections.max(1),
+        storage_timeout: args.storage_timeout.into(),
         dedup_window: args.dedup_window.into(),
         api_token,
         admin_token: token_from_env(ADMIN_TOKEN_FILE)?,

@@ -67,6 +67,8 @@ pub struct Options {
     pub queue_limit: usize,
     /// Open connections the API takes at most; beyond, new ones are closed at once.
     pub max_connections: usize,
+    /// How long the state may stay unwritable before the daemon stops, as a failure.
+    pub storage_timeout: Duration,
     /// How long an Alertmanager HA peer's copy of a notification is recognised.
     pub dedup_window: Duration,
     pub api_token: Option<Secret>,
@@ -86,6 +88,8 @@ pub enum DaemonError {
     Reconcile(#[from] ReconcileError),
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),
+    #[error("the state could not be written for {}s", after.as_secs())]
+    StorageFailed { after: Duration },
     #[error("cannot listen on {address}")]
     Listen {
         address: String,
@@ -106,6 +110,9 @@ impl Explain for DaemonError {
         match self {
             DaemonError::State(error) => error.help(),
             DaemonError::Reconcile(error) => error.help(),
+            DaemonError::StorageFailed { .. } => Some(
+                "free space on the disk that holds the state and start the daemon again (under systemd, Restart=on-failure does); every accepted alert is still queued".to_owned(),
+            ),
             _ => None,
         }
     }
@@ -175,6 +182,8 @@ pub async fn run(
         systemd::stopping();
         stopped.cancel();
     });
+    let gave_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(give_up_on_storage(ctx.clone(), stop.clone(), gave_up.clone()));
     // The workers stop taking alerts at the signal, while the server finishes its
     // requests: both within the same deadline.
     let draining = async {
@@ -203,7 +212,43 @@ pub async fn run(
     cancel.cancel();
     tasks.close();
     tasks.wait().await;
-    served.map_err(DaemonError::Serve)
+    served.map_err(DaemonError::Serve)?;
+    if gave_up.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(DaemonError::StorageFailed {
+            after: ctx.options.storage_timeout,
+        });
+    }
+    Ok(())
+}
+
+/// Stops the daemon, as a failure, once the state has been unwritable for
+/// `--storage-timeout`, so that a restart (systemd's `Restart=on-failure`) reopens it:
+/// sled does not recover from a failed write in place. Until then intake answers 503
+/// and delivery waits.
+async fn give_up_on_storage(
+    ctx: Arc<Shared>,
+    stop: CancellationToken,
+    gave_up: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut failing_since: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stop.cancelled() => return,
+        }
+        match (ctx.outbox.storage_problem(), failing_since) {
+            (None, _) => failing_since = None,
+            (Some(_), None) => failing_since = Some(tokio::time::Instant::now()),
+            (Some((reason, _)), Some(since)) if since.elapsed() >= ctx.options.storage_timeout => {
+                tracing::error!(%reason, "the state could not be written for {:?}; stopping, so that a restart reopens it once there is space", ctx.options.storage_timeout);
+                gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
+                systemd::stopping();
+                stop.cancel();
+                return;
+            }
+            (Some(_), Some(_)) => {}
+        }
+    }
 }
 
 /// The applied state loaded and the delivery workers started.

@@ -89,7 +89,7 @@ impl StateError {
         match self {
             StateError::Unflushed { full, .. } => *full,
             // sled keeps the OS error inside its own: its debug form names the kind.
-            StateError::Io { source, .. } => {
+            StateError::Io { source, .. } | StateError::Open { source, .. } => {
                 let text = format!("{source:?}");
                 text.contains("StorageFull") || text.contains("QuotaExceeded") || text.contains("code: 28")
             }
