@@ -220,12 +220,47 @@ impl Metrics {
             .clone()
     }
 
+    /// The metrics in the OpenMetrics text format (`application/openmetrics-text`).
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");
         text
     }
+
+    /// The metrics in Prometheus' classic text format (`text/plain; version=0.0.4`),
+    /// for scrapers that do not ask for OpenMetrics and for `promtool check metrics`.
+    pub fn encode_classic(&self) -> String {
+        classic(&self.encode())
+    }
+}
+
+/// OpenMetrics text to the classic format: a counter's family takes its samples'
+/// `_total` name in `# HELP` and `# TYPE`, and `# UNIT` and `# EOF` go.
+pub fn classic(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(line.trim_end()),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 pub fn health_name(state: HealthState) -> &'static str {

@@ -59,12 +59,27 @@ pub(super) async fn readyz(State(state): State<Shared>) -> Response {
     }
 }
 
-pub(super) async fn metrics(State(state): State<Shared>) -> Response {
-    let mut text = state.metrics.encode();
-    text.push('\n');
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
-    )
-        .into_response()
+/// OpenMetrics to a scraper that asks for it (Prometheus does), the classic text
+/// format otherwise: each served with the content type its body is.
+pub(super) async fn metrics(State(state): State<Shared>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            state.metrics.encode(),
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            state.metrics.encode_classic(),
+        )
+            .into_response()
+    }
 }

@@ -334,3 +334,81 @@ fn odd_queries_and_methods_answer_in_the_error_shape() {
         (405, Some("method_not_allowed"))
     );
 }
+
+/// `promtool`, from Debian's `prometheus` package: CI installs it (.ci/run) and a
+/// missing one fails there; elsewhere the test says it was skipped.
+fn promtool() -> bool {
+    let found = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is required in CI: apt-get install prometheus"
+        );
+        eprintln!("skipped: promtool is not installed (apt-get install prometheus, or run .ci/run)");
+    }
+    found
+}
+
+#[test]
+fn metrics_pass_promtool_and_openmetrics_is_served_when_asked_for() {
+    if !promtool() {
+        return;
+    }
+    let test = applied(live());
+    let daemon = Daemon::start(&test, &[]);
+    let id = accepted(&daemon.post(&alert("ops", "counted")));
+    daemon.wait_for(&id, "delivered", Duration::from_secs(10));
+    let classic = daemon.get("/metrics");
+    assert_eq!(
+        classic.headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = classic.json.as_str().expect("text").to_owned();
+    assert!(
+        !text.contains("# EOF"),
+        "an OpenMetrics body under the classic type"
+    );
+    let mut check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    std::io::Write::write_all(&mut check.stdin.take().expect("stdin"), text.as_bytes()).expect("write");
+    let output = check.wait_with_output().expect("promtool ends");
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (content_type, body) = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/metrics", daemon.url))
+            .header(
+                "accept",
+                "application/openmetrics-text; version=1.0.0,text/plain;q=0.5",
+            )
+            .send()
+            .await
+            .expect("answers");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        (content_type, response.text().await.expect("text"))
+    });
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(body.ends_with("# EOF\n"), "{body}");
+}
