@@ -55,7 +55,7 @@ pub(super) fn forward(
     if let Err(error @ crate::config::ConfigError::Invalid(_)) = crate::config::read(&global.config) {
         return Err(error.into());
     }
-    let request = request(global, args);
+    let request = request(global, args)?;
     let expected = out_file(&request.args);
     let client = match via {
         Via::Remote(url) => Client::new(
@@ -85,24 +85,54 @@ pub(super) fn forward(
 
 /// The command line and the files it names (the desired-state file, a saved plan to
 /// apply), as the daemon needs them to run it for us.
-fn request(global: &Global, args: Vec<String>) -> Request {
+fn request(global: &Global, args: Vec<String>) -> Result<Request, Error> {
     let mut files = BTreeMap::new();
-    for path in [Some(global.config.clone()), read_file(&args)]
-        .into_iter()
-        .flatten()
-    {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            files.insert(path.display().to_string(), text);
+    if let Ok(text) = std::fs::read_to_string(&global.config) {
+        files.insert(global.config.display().to_string(), text);
+    }
+    // The file the command reads, never more than the daemon takes; one that cannot be
+    // read is left out, and the daemon says so as a local run would.
+    if let Some(path) = read_file(&args) {
+        match read_limited(&path, crate::server::ADMIN_BODY_LIMIT) {
+            Ok(text) => {
+                files.insert(path.display().to_string(), text);
+            }
+            Err(error @ Error::InputTooLarge { .. }) => return Err(error),
+            Err(_) => {}
         }
     }
-    Request {
+    Ok(Request {
         args: without_remote(args),
         actor: Some(crate::actor::local()),
         config: global.config.clone(),
         format: global.format,
         terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         files,
+    })
+}
+
+fn read_limited(path: &Path, limit: usize) -> Result<String, Error> {
+    use std::io::Read as _;
+    let failed = |source| Error::Input {
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .map_err(failed)?;
+    if bytes.len() > limit {
+        return Err(Error::InputTooLarge {
+            path: path.to_owned(),
+            limit,
+        });
     }
+    String::from_utf8(bytes).map_err(|e| {
+        failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }
 
 /// The file the command reads besides the desired state, if any: `apply PLANFILE`'s

@@ -17,6 +17,9 @@ pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
 /// How many nodes the document may hold once its aliases are expanded.
 pub const MAX_NODES: u64 = 2_000_000;
+/// How many bytes of scalars the document may hold once its aliases are expanded: an
+/// alias of a long string costs its length, not one node.
+pub const MAX_EXPANDED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `bytes` as text, or where the first byte that is not UTF-8 is.
 pub fn text(bytes: Vec<u8>) -> Result<String, Problem> {
@@ -44,10 +47,11 @@ pub fn check(text: &str) -> Result<(), Problem> {
     check_size(text)?;
     let mut depth = 0usize;
     let mut nodes = 0u64;
-    // Open collections: their anchor, and the node count when they started.
-    let mut open: Vec<(usize, u64)> = Vec::new();
-    // Each anchor's size, expanded.
-    let mut sizes: HashMap<usize, u64> = HashMap::new();
+    let mut bytes = 0u64;
+    // Open collections: their anchor, and the node and byte counts when they started.
+    let mut open: Vec<(usize, u64, u64)> = Vec::new();
+    // Each anchor's size, expanded: nodes and bytes.
+    let mut sizes: HashMap<usize, (u64, u64)> = HashMap::new();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| syntax(&error))?;
         let at = Position {
@@ -55,14 +59,15 @@ pub fn check(text: &str) -> Result<(), Problem> {
             column: span.start.col() + 1,
         };
         match event {
-            Event::Scalar(_, _, anchor, _) => {
+            Event::Scalar(value, _, anchor, _) => {
                 nodes += 1;
+                bytes += value.len() as u64;
                 if anchor > 0 {
-                    sizes.insert(anchor, 1);
+                    sizes.insert(anchor, (1, value.len() as u64));
                 }
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                open.push((anchor, nodes));
+                open.push((anchor, nodes, bytes));
                 nodes += 1;
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -70,17 +75,21 @@ pub fn check(text: &str) -> Result<(), Problem> {
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, start)) = open.pop()
+                if let Some((anchor, start, start_bytes)) = open.pop()
                     && anchor > 0
                 {
-                    sizes.insert(anchor, nodes - start);
+                    sizes.insert(anchor, (nodes - start, bytes - start_bytes));
                 }
                 depth = depth.saturating_sub(1);
             }
-            Event::Alias(anchor) => nodes += sizes.get(&anchor).copied().unwrap_or(1),
+            Event::Alias(anchor) => {
+                let (n, b) = sizes.get(&anchor).copied().unwrap_or((1, 0));
+                nodes += n;
+                bytes += b;
+            }
             _ => {}
         }
-        if nodes > MAX_NODES {
+        if nodes > MAX_NODES || bytes > MAX_EXPANDED_BYTES {
             return Err(too_many_nodes(at));
         }
     }
@@ -89,8 +98,13 @@ pub fn check(text: &str) -> Result<(), Problem> {
 
 /// Whether `text` is within [`MAX_FILE_BYTES`].
 pub fn check_size(text: &str) -> Result<(), Problem> {
-    if text.len() > MAX_FILE_BYTES {
-        return Err(too_large(text.len()));
+    check_len(text.len())
+}
+
+/// Whether `len` bytes are within [`MAX_FILE_BYTES`].
+pub fn check_len(len: usize) -> Result<(), Problem> {
+    if len > MAX_FILE_BYTES {
+        return Err(too_large(len));
     }
     Ok(())
 }
@@ -133,7 +147,10 @@ fn too_many_nodes(at: Position) -> Problem {
     Problem::new(
         "alias-expansion",
         at,
-        format!("aliases here expand the file to more than {MAX_NODES} nodes"),
+        format!(
+            "aliases here expand the file to more than {MAX_NODES} nodes or {} MiB",
+            MAX_EXPANDED_BYTES / (1024 * 1024)
+        ),
     )
     .help("write the values out, or use fewer aliases of large anchors")
 }
@@ -177,6 +194,15 @@ mod tests {
             Position { line: 3, column: 75 },
             "the bracket that crosses the limit"
         );
+    }
+
+    #[test]
+    fn aliases_of_a_long_string_are_counted_by_their_bytes() {
+        let long = "x".repeat(1024 * 1024);
+        let aliases = vec!["*s"; 100].join(", ");
+        let text = format!("version: 1\nrecipients: [&s \"{long}\", {aliases}]\n");
+        let problem = check(&text).expect_err("refused");
+        assert_eq!(problem.code, "alias-expansion");
     }
 
     #[test]

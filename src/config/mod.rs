@@ -136,9 +136,9 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
         file: path.display().to_string(),
         problems: vec![problem],
     };
-    let text = bounds::text(bytes).map_err(report)?;
-    bounds::check_size(&text).map_err(report)?;
-    Ok(text)
+    // The size first: a cut at the limit may fall inside a character.
+    bounds::check_len(bytes.len()).map_err(report)?;
+    Ok(bounds::text(bytes).map_err(report)?)
 }
 
 /// The file's bytes, as [`read`] checks them, then [`parse`]: what the loader makes of

@@ -101,6 +101,7 @@ impl GroupCommit {
         let mut failed = self.failed.subscribe();
         self.request_if(!self.is_durable(ticket));
         tokio::select! {
+            biased;
             done = flushed.wait_for(|done| *done >= ticket) => done.map(drop).map_err(|_| StateError::ShuttingDown),
             _ = failed.wait_for(|failed| *failed >= ticket) => {
                 let (reason, full) = self

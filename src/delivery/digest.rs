@@ -87,24 +87,25 @@ fn summary(alerts: usize) -> String {
 fn entry(payload: &Value) -> Entry {
     let text = payload["text"].as_str().unwrap_or_default();
     let mut mentions = Vec::new();
-    let blocks: Vec<Value> = match payload["blocks"].as_array() {
-        Some(blocks) if !blocks.is_empty() => blocks
-            .iter()
-            .filter(|block| match mention_line(block) {
-                Some(found) => {
-                    merge(&mut mentions, &found);
-                    false
-                }
-                None => true,
-            })
-            .cloned()
-            .collect(),
-        _ => {
-            let (found, rest) = leading_mentions(text);
-            merge(&mut mentions, &found);
-            split(rest).into_iter().map(|part| section(&part)).collect()
-        }
-    };
+    // The mentions a request asked for lead its text, with blocks or without.
+    let (found, rest) = leading_mentions(text);
+    merge(&mut mentions, &found);
+    let mut blocks: Vec<Value> = payload["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|block| match mention_line(block) {
+            Some(found) => {
+                merge(&mut mentions, &found);
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
+    if blocks.is_empty() {
+        blocks = split(rest).into_iter().map(|part| section(&part)).collect();
+    }
     let chars = blocks.iter().map(block_chars).sum();
     Entry {
         mentions,

@@ -81,6 +81,23 @@ fn blocks_are_kept_and_a_layout_mention_line_moves_to_the_top() {
 }
 
 #[test]
+fn a_block_alerts_mentions_in_its_text_are_kept() {
+    let blocks = json!({"text": "<!subteam^S0ONC> Disk full", "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Disk* full"}},
+    ]});
+    let only_mentions = json!({"text": "<@U0JANE> Body in the text", "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "<@U0JANE>"}},
+    ]});
+    let refs = [&blocks, &only_mentions];
+    let digest = message(&refs);
+    assert_eq!(digest["text"], "<!subteam^S0ONC> <@U0JANE> 2 alerts");
+    assert_eq!(
+        sections(&digest),
+        ["<!subteam^S0ONC> <@U0JANE>", "*Disk* full", "Body in the text"]
+    );
+}
+
+#[test]
 fn an_alert_too_large_to_share_goes_alone_as_it_is() {
     let large = text(&"x".repeat(30_000));
     let huge = text(&"y".repeat(39_995));

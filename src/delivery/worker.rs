@@ -13,7 +13,7 @@ use super::{Outbox, UNFLUSHED_DELIVERIES, digest};
 use crate::clock::{millis, now_ms};
 use crate::metrics::{FailureLabels, WebhookLabel};
 use crate::slack::{HookState, Refusal, hook_state};
-use crate::state::{AlertRecord, AlertStatus, DigestRef, Health, HealthState};
+use crate::state::{AlertRecord, AlertStatus, DigestRef, Health, HealthState, StateError};
 
 impl Outbox {
     pub(super) async fn work(&self, webhook: &str, notify: &Notify) {
@@ -72,14 +72,31 @@ impl Outbox {
             if unflushed.len() >= UNFLUSHED_DELIVERIES {
                 let oldest = unflushed.pop_front().expect("the window is full");
                 tokio::select! {
-                    flushed = self.commit.wait(oldest) => if flushed.is_err() { return },
+                    // A flush that failed leaves the storage failing: the pause above.
+                    flushed = self.commit.wait(oldest) => if let Err(StateError::ShuttingDown) = flushed { return },
                     () = self.cancel.cancelled() => return,
                 }
+                continue;
+            }
+            let carried = self.carried(webhook, record);
+            // A digest whose recording failed is not sent: its outcome could not be kept.
+            if self.commit.storage.is_failing() {
+                continue;
             }
             bucket.take();
-            let carried = self.carried(webhook, record);
-            unflushed.extend(self.attempt(carried).await);
+            let digest = carried.len() > 1;
+            let ticket = self.attempt(carried).await;
             bucket.settle();
+            // A digest is many alerts: it is on disk before the next message goes, so that
+            // a crash repeats at most the one in flight.
+            if digest && let Some(ticket) = ticket {
+                tokio::select! {
+                    flushed = self.commit.wait(ticket) => if let Err(StateError::ShuttingDown) = flushed { return },
+                    () = self.cancel.cancelled() => return,
+                }
+            } else {
+                unflushed.extend(ticket);
+            }
         }
     }
 
@@ -253,24 +270,19 @@ impl Outbox {
     /// request told, the others need not ask again. They stay dead letters, to retry
     /// once the webhook is replaced.
     fn fail_queue(&self, webhook: &str, error: &str) -> Option<u64> {
-        let mut ticket = None;
-        let mut last_first: Option<String> = None;
-        loop {
-            let queued = match self.store.queued_head(webhook, 500) {
-                // Stops when the store could not take the last ones out.
-                Ok(queued) if !queued.is_empty() && last_first.as_ref() != Some(&queued[0].id) => {
-                    last_first = Some(queued[0].id.clone());
-                    queued
-                }
-                Ok(_) => return ticket,
-                Err(error) => {
-                    tracing::error!(webhook, %error, "cannot read the outbox");
-                    return ticket;
-                }
-            };
-            tracing::warn!(webhook, count = queued.len(), %error, "the webhook is gone; its queued alerts fail with it");
-            ticket = ticket.max(self.finish_all(queued, &Err(error.to_owned())));
+        // One pass, bounded: what is queued beyond it fails after the next request.
+        let queued = match self.store.queued_head(webhook, FAIL_AT_ONCE) {
+            Ok(queued) => queued,
+            Err(error) => {
+                tracing::error!(webhook, %error, "cannot read the outbox");
+                return None;
+            }
+        };
+        if queued.is_empty() {
+            return None;
         }
+        tracing::warn!(webhook, count = queued.len(), %error, "the webhook is gone; its queued alerts fail with it");
+        self.finish_all(queued, &Err(error.to_owned()))
     }
 
     /// Records that every one of `records` left its queue; the last commit ticket.
@@ -293,7 +305,7 @@ impl Outbox {
 
     /// An outcome the store could not take: kept to write again before this webhook
     /// sends anything more, so that what Slack already has is not sent again.
-    fn unrecorded(&self, record: AlertRecord, error: &crate::state::StateError) {
+    fn unrecorded(&self, record: AlertRecord, error: &StateError) {
         tracing::error!(webhook = %record.webhook, alert = %record.id, %error, "cannot record a delivery; the webhook waits until the state can be written");
         self.commit.storage.failing(error);
         self.unwritten
@@ -381,6 +393,9 @@ impl Outbox {
         }
     }
 }
+/// The most queued alerts a revoked webhook fails at once.
+const FAIL_AT_ONCE: usize = 1000;
+
 /// How often a worker that waits for the state to be writable tries again.
 const STORAGE_RETRY: Duration = Duration::from_secs(1);
 

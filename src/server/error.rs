@@ -56,7 +56,7 @@ impl From<crate::state::StateError> for ApiError {
             let mut answer = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_full",
-                "the disk that holds the state is full; nothing was queued, retry later",
+                "the disk that holds the state is full; the alert may not have been queued: retry later (with the same `key`, to send it once)",
             );
             answer.retry_after = Some(30);
             return answer;
@@ -65,7 +65,7 @@ impl From<crate::state::StateError> for ApiError {
             let mut answer = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the state cannot be written just now; nothing was queued, retry later",
+                "the state cannot be written just now; the alert may not have been queued: retry later (with the same `key`, to send it once)",
             );
             answer.retry_after = Some(5);
             return answer;
@@ -76,6 +76,16 @@ impl From<crate::state::StateError> for ApiError {
 
 /// A JSON body axum could not take, as the API's error.
 pub(super) fn rejected(rejection: &JsonRejection, limit: usize) -> ApiError {
+    if timed_out(rejection) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the body stalled for {} s; send it promptly",
+                super::BODY_DEADLINE.as_secs()
+            ),
+        );
+    }
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,6 +99,18 @@ pub(super) fn rejected(rejection: &JsonRejection, limit: usize) -> ApiError {
         ),
         _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed", rejection.body_text()),
     }
+}
+
+/// Whether the body stopped at the body deadline.
+fn timed_out(rejection: &JsonRejection) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(rejection);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 pub(super) fn refused(refusal: &Refusal) -> ApiError {

@@ -124,29 +124,11 @@ pub fn routes() -> Vec<(&'static str, Method, MethodRouter<Shared>)> {
     ]
 }
 
-/// A request, its body included, that takes longer than this is answered 408
-/// `request_timeout`, so that a client sending its body slowly, or never, does not keep
-/// its connection. `/v1/admin/run` runs commands that may take minutes, and has none.
-pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn deadline(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    if request.uri().path() == "/v1/admin/run" {
-        return next.run(request).await;
-    }
-    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request was not complete within {} s; send the body promptly",
-                REQUEST_DEADLINE.as_secs()
-            ),
-        )
-        .into_response(),
-    }
-}
+/// A request body that stalls this long (no data) is refused with 408
+/// `request_timeout`, so that a client that never sends its body does not keep its
+/// connection. The server's own work is not timed: an alert being stored
+/// is always answered for what became of it.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub fn router(state: Shared) -> Router {
     let router = routes()
@@ -164,7 +146,7 @@ pub fn router(state: Shared) -> Router {
             )
         })
         .layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
-        .layer(middleware::from_fn(deadline))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_DEADLINE))
         .layer(middleware::from_fn_with_state(state.clone(), receivers::observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

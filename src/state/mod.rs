@@ -399,7 +399,11 @@ fn make_private(dir: &Path) {
         return;
     };
     for entry in entries.flatten() {
+        // A link is left as it is: its target may be shared, and chmod would follow it.
         let Ok(meta) = entry.metadata() else { continue };
+        if meta.file_type().is_symlink() {
+            continue;
+        }
         let mode = if meta.is_dir() { 0o700 } else { 0o600 };
         if meta.permissions().mode() & 0o777 != mode {
             let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode));
