@@ -37,7 +37,14 @@ pub struct NotificationLabels {
     pub outcome: String,
 }
 
-/// A request a receiver refused: its route pattern and the error code answered.
+/// A request, by its route pattern and the status answered.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: String,
+}
+
+/// A refused request: its route pattern and the error code answered.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RefusedLabels {
     pub route: String,
@@ -74,6 +81,7 @@ pub struct Metrics {
     /// Connections closed at once because `--max-connections` were open.
     pub connections_refused: Counter,
     pub refused: Family<RefusedLabels, Counter>,
+    pub requests: Family<RequestLabels, Counter>,
     /// Mentions in receivers' messages that resolved to no one, sent as text.
     pub unresolved_mentions: Counter,
     /// Templates that failed at render time; their groups went out in the built-in layout.
@@ -99,6 +107,7 @@ impl Default for Metrics {
             notifications: Family::default(),
             connections_refused: Counter::default(),
             refused: Family::default(),
+            requests: Family::default(),
             unresolved_mentions: Counter::default(),
             template_failures: Family::default(),
             registry: Registry::default(),
@@ -182,8 +191,13 @@ impl Metrics {
             self.notifications.clone(),
         );
         registry.register(
+            "requests",
+            "Requests answered, by route and status",
+            self.requests.clone(),
+        );
+        registry.register(
             "requests_refused",
-            "Requests to the receivers answered with an error, by route and code",
+            "Requests answered with an error, by route and code",
             self.refused.clone(),
         );
         registry.register(

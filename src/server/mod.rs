@@ -9,6 +9,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod error;
+mod observe;
 mod receivers;
 mod status;
 
@@ -147,7 +148,7 @@ pub fn router(state: Shared) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), auth::authorize))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_DEADLINE))
-        .layer(middleware::from_fn_with_state(state.clone(), receivers::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

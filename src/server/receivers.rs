@@ -8,15 +8,14 @@
 //! letter, where an operator sees it, instead of being dropped by the sender.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::error::{ErrorCode, rejected};
+use super::error::rejected;
 use super::{ApiError, RECEIVER_BODY_LIMIT, Shared};
-use crate::metrics::{NotificationLabels, RefusedLabels, TemplateLabel};
+use crate::metrics::{NotificationLabels, TemplateLabel};
 use crate::routes::{self, Notification, Target};
 use crate::state::{AlertStatus, Enqueued, NewAlert};
 
@@ -240,40 +239,4 @@ fn dead_letters(payloads: Vec<Value>, webhook: &str, reason: &str) -> Vec<NewAle
             ..NewAlert::default()
         })
         .collect()
-}
-
-/// Logs at warn and counts every request a receiver refused, whoever refused it (the
-/// token check, the body limit, the handler): a sender's misconfiguration shows here,
-/// not only in the sender's own logs. The body is never logged.
-pub(super) async fn observe(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let route = receiver_route(request.uri().path());
-    let response = next.run(request).await;
-    let status = response.status();
-    if let Some(route) = route
-        && (status.is_client_error() || status.is_server_error())
-    {
-        let code = response
-            .extensions()
-            .get::<ErrorCode>()
-            .map_or_else(|| status.as_u16().to_string(), |c| c.0.clone());
-        tracing::warn!(%route, status = status.as_u16(), %code, "refused a notification");
-        state
-            .metrics
-            .refused
-            .get_or_create(&RefusedLabels { route, code })
-            .inc();
-    }
-    response
-}
-
-/// The receiver route pattern `path` is on, if any (`/v1/grafana/{webhook}`).
-fn receiver_route(path: &str) -> Option<String> {
-    ["/v1/alertmanager", "/v1/grafana"].into_iter().find_map(|base| {
-        let rest = path.strip_prefix(base)?;
-        match rest {
-            "" | "/" => Some(base.to_owned()),
-            _ if rest.starts_with('/') => Some(format!("{base}/{{webhook}}")),
-            _ => None,
-        }
-    })
 }

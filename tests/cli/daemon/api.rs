@@ -412,3 +412,35 @@ fn metrics_pass_promtool_and_openmetrics_is_served_when_asked_for() {
     );
     assert!(body.ends_with("# EOF\n"), "{body}");
 }
+
+#[test]
+fn every_request_is_counted_and_every_refusal_logged_without_its_body() {
+    let test = applied(live());
+    let daemon = Daemon::start(&test, &[]);
+    let refused = daemon.post(&alert("nope", "FAKE-body-never-logged"));
+    assert_eq!(refused.status, 404);
+    accepted(&daemon.post(&alert("ops", "fine")));
+    let metrics = daemon.get("/metrics").json;
+    let metrics = metrics.as_str().expect("text");
+    for line in [
+        "hookwarden_requests_total{route=\"/v1/alerts\",status=\"404\"} 1",
+        "hookwarden_requests_total{route=\"/v1/alerts\",status=\"202\"} 1",
+        "hookwarden_requests_refused_total{route=\"/v1/alerts\",code=\"unknown_webhook\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused a request"))
+        .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    for part in [
+        "method=POST",
+        "route=/v1/alerts",
+        "status=404",
+        "code=unknown_webhook",
+    ] {
+        assert!(line.contains(part), "{part} in {line}");
+    }
+    assert!(!log.contains("FAKE-body-never-logged"), "the body was logged");
+}

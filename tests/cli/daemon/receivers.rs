@@ -343,7 +343,7 @@ fn refused_requests_are_logged_and_counted_without_their_body() {
     assert_eq!(full.json["error"]["code"], "queue_full");
     assert!(full.headers.contains_key("retry-after"));
     let log = daemon.log();
-    assert!(log.contains("refused a notification"), "{log}");
+    assert!(log.contains("refused a request"), "{log}");
     assert!(
         log.contains("/v1/alertmanager/{webhook}"),
         "the route pattern: {log}"
