@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::harness::{TOKEN, Test, URL_GOV, URL_OPS, token_workspace};
+use crate::harness::{Run, TOKEN, Test, URL_GOV, URL_OPS, token_workspace};
 
 const URL_OPS_2: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeOPS3";
 
@@ -592,4 +592,23 @@ fn the_state_files_are_private_to_their_owner() {
     for (path, mode) in found {
         assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
     }
+}
+
+#[test]
+fn without_user_or_logname_the_history_names_the_uid_s_user() {
+    let test = two_webhooks();
+    let mut apply = test.command(&["apply", "--auto-approve"]);
+    apply.env_remove("USER").env_remove("LOGNAME");
+    let run = Run::from_output(apply.output().expect("runs"), &test);
+    run.code(0);
+    let history = test.exec(&["history", "--format", "json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history.stdout).expect("JSON");
+    let actor = entries[0]["actor"].as_str().expect("an actor").to_owned();
+    let uid = std::process::Command::new("id")
+        .args(["-un"])
+        .output()
+        .expect("id");
+    let name = String::from_utf8_lossy(&uid.stdout).trim().to_owned();
+    assert!(actor.starts_with(&format!("{name}@")), "{actor}");
+    assert!(!actor.starts_with("unknown@"), "{actor}");
 }
