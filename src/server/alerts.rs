@@ -126,6 +126,8 @@ fn alert_json(record: &AlertRecord) -> Value {
         "created_at": rfc3339_millis(record.created_at),
         "delivered_at": record.delivered_at.map(rfc3339_millis),
         "digest": record.digest.as_ref().map(|d| json!({"id": d.id, "alerts": d.alerts})),
+        "retried_as": record.retried_as,
+        "retry_of": record.retry_of,
     })
 }
 
@@ -180,6 +182,15 @@ pub(super) async fn retry(State(state): State<Shared>, Path(id): Path<String>) -
         ));
     }
     let record = state.outbox.retry(&id).await?.ok_or_else(|| unknown_alert(&id))?;
+    if record.id == id
+        && let Some(new) = &record.retried_as
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_retried",
+            format!("alert `{id}` was retried already, as `{new}`"),
+        ));
+    }
     if record.id == id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

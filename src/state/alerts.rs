@@ -33,6 +33,12 @@ pub struct AlertRecord {
     /// Sent alone from now on: Slack refused a digest for what one of its alerts holds.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub alone: bool,
+    /// A failed alert queued again: the id of its new alert, which carries it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_as: Option<String>,
+    /// An alert queued again from a failed one: that one's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
 }
 
 /// A digest: one message that carries several alerts of one webhook.

@@ -64,6 +64,8 @@ impl Store {
                 delivered_at: None,
                 digest: None,
                 alone: false,
+                retried_as: None,
+                retry_of: None,
             };
             let encoded = serde_json::to_vec(&record).expect("a record serializes");
             let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
@@ -239,8 +241,10 @@ impl Store {
     }
 
     /// Puts a failed alert back at the end of its webhook's queue, under a new id, as a
-    /// new alert (its 24 hours start again). `None` for an unknown id; the alert as it is
-    /// when it is not failed (also when a concurrent retry won).
+    /// new alert (its 24 hours start again) that names it in `retry_of`; the failed one
+    /// stays, naming the new one in `retried_as`. `None` for an unknown id; the alert as
+    /// it is when it is not failed or was retried already (also when a concurrent retry
+    /// won).
     pub fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError> {
         let Some(old) = seq_of(id) else { return Ok(None) };
         let seq = self.db.generate_id().map_err(|e| self.io("write", e))?;
@@ -250,7 +254,7 @@ impl Store {
                     return Ok(None);
                 };
                 let record: AlertRecord = self.decode(&bytes, "an alert").map_err(abort)?;
-                if record.status != AlertStatus::Failed {
+                if record.status != AlertStatus::Failed || record.retried_as.is_some() {
                     return Ok(Some(record));
                 }
                 let retried = AlertRecord {
@@ -262,10 +266,19 @@ impl Store {
                     next_attempt_at: now_ms,
                     digest: None,
                     alone: false,
+                    retried_as: None,
+                    retry_of: Some(record.id.clone()),
                     ..record.clone()
                 };
                 let encoded = serde_json::to_vec(&retried).expect("a record serializes");
-                alerts.remove(&old.to_be_bytes())?;
+                // The failed one is kept, as failed alerts are, saying where it went;
+                // it is no longer a dead letter.
+                let kept = AlertRecord {
+                    retried_as: Some(retried.id.clone()),
+                    ..record.clone()
+                };
+                let kept = serde_json::to_vec(&kept).expect("a record serializes");
+                alerts.insert(&old.to_be_bytes(), kept.as_slice())?;
                 dead.remove(&old.to_be_bytes())?;
                 alerts.insert(&seq.to_be_bytes(), encoded.as_slice())?;
                 queue.insert(queue_key(&retried.webhook, seq), &[])?;

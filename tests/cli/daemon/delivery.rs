@@ -169,6 +169,26 @@ fn a_failed_alert_can_be_retried() {
     let retried = daemon.request("POST", &format!("/v1/alerts/{id}/retry"), None, None);
     let new_id = accepted(&retried);
     daemon.wait_for(&new_id, "delivered", Duration::from_secs(10));
+    // The failed one is kept, naming the new one, and is no longer a dead letter.
+    let old = daemon.get(&format!("/v1/alerts/{id}"));
+    assert_eq!(old.status, 200, "{:?}", old.json);
+    assert_eq!(
+        (old.json["status"].as_str(), old.json["retried_as"].as_str()),
+        (Some("failed"), Some(new_id.as_str()))
+    );
+    assert_eq!(
+        daemon.get(&format!("/v1/alerts/{new_id}")).json["retry_of"],
+        id.as_str()
+    );
+    assert_eq!(
+        daemon.get("/v1/alerts?status=failed").json["alerts"],
+        serde_json::json!([])
+    );
+    let twice = daemon.request("POST", &format!("/v1/alerts/{id}/retry"), None, None);
+    assert_eq!(
+        (twice.status, twice.json["error"]["code"].as_str()),
+        (409, Some("already_retried"))
+    );
     let again = daemon.request("POST", &format!("/v1/alerts/{new_id}/retry"), None, None);
     assert_eq!(
         (again.status, again.json["error"]["code"].as_str()),
