@@ -202,7 +202,7 @@ fn wrong_type(path: &str, allowed: &[&str], found: &str, at: Position) -> Proble
     } else {
         format!("`{path}`")
     };
-    Problem::new(
+    let problem = Problem::new(
         "invalid-type",
         at,
         format!(
@@ -210,8 +210,16 @@ fn wrong_type(path: &str, allowed: &[&str], found: &str, at: Position) -> Proble
             expected.join(" or "),
             described(found)
         ),
-    )
-    .help("see schema/hookwarden.schema.json (or examples/hookwarden.yaml) for what each key takes")
+    );
+    // A pasted `age: |` block at the level of its key leaves the key empty.
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let secret = key == "url" || key == "bot_token";
+    if secret && found == "null" {
+        return problem.help(format!(
+            "indent the `age: |` block under `{key}:`, two spaces further than `{key}:` itself"
+        ));
+    }
+    problem.help("see schema/hookwarden.schema.json (or examples/hookwarden.yaml) for what each key takes")
 }
 
 fn unknown_key(name: &str, path: &str, known: &[&str], at: Position) -> Problem {
@@ -234,6 +242,13 @@ fn unknown_key(name: &str, path: &str, known: &[&str], at: Position) -> Problem 
         format!("`{}`", truncated(name, 40))
     };
     let problem = Problem::new("unknown-key", at, format!("unknown key {shown} {place}"));
+    if name == "age"
+        && let Some(key) = known.iter().find(|k| ["url", "bot_token"].contains(k))
+    {
+        return problem.help(format!(
+            "an `age:` block belongs under `{key}:`: indent it two spaces further than `{key}:`"
+        ));
+    }
     let suggestion = known
         .iter()
         .map(|k| (strsim::jaro_winkler(name, k), k))

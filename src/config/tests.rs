@@ -464,3 +464,27 @@ fn valid_routing_is_kept_as_written() {
     let desired = open(&config, keyring()).expect("opens");
     assert_eq!(desired.routing, config.routing);
 }
+
+#[test]
+fn an_age_block_pasted_at_the_level_of_its_key_says_to_indent_it() {
+    let text = "version: 1\nwebhooks:\n  - name: Ops\n    url:\n    age: |\n      -----BEGIN AGE ENCRYPTED FILE-----\n      YWdl\n      -----END AGE ENCRYPTED FILE-----\n";
+    let report = parse("f.yaml", text).expect_err("invalid");
+    let helps: Vec<(&str, String)> = report
+        .problems
+        .iter()
+        .map(|p| (p.code, p.help.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        helps,
+        [
+            (
+                "invalid-type",
+                "indent the `age: |` block under `url:`, two spaces further than `url:` itself".to_owned()
+            ),
+            (
+                "unknown-key",
+                "an `age:` block belongs under `url:`: indent it two spaces further than `url:`".to_owned()
+            ),
+        ]
+    );
+}
