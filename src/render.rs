@@ -90,6 +90,11 @@ fn token_word(change: TokenChange) -> &'static str {
 
 /// The plan as a person reads it, Terraform-style.
 pub fn text(plan: &Plan, style: Style) -> String {
+    text_with(plan, style, false)
+}
+
+/// [`text`], for an apply that was given `--allow-mass-delete` when `allowed`.
+pub fn text_with(plan: &Plan, style: Style, allowed: bool) -> String {
     if plan.is_empty() {
         let mut out = format!(
             "No changes. The applied state (serial {}) matches the desired state.\n",
@@ -156,9 +161,14 @@ pub fn text(plan: &Plan, style: Style) -> String {
     }
     let _ = writeln!(out, "Plan: {}.", summary_line(plan));
     if plan.is_mass_deletion() {
+        let why = if allowed {
+            "as --allow-mass-delete allows"
+        } else {
+            "`apply` refuses it without --allow-mass-delete"
+        };
         let _ = writeln!(
             out,
-            "\n{} this plan deletes {} of {} webhooks; `apply` refuses it without --allow-mass-delete.",
+            "\n{} this plan deletes {} of {} webhooks; {why}.",
             style.paint("1;33", "Warning:"),
             plan.summary().delete,
             plan.applied_webhooks

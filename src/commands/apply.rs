@@ -70,6 +70,7 @@ pub fn run(ctx: &mut Context<'_>, args: &ApplyArgs) -> Result<Exit, Error> {
         saved: saved.map(|(_, saved)| saved),
         ask: !args.auto_approve,
         text,
+        mass_delete_allowed: args.allow_mass_delete,
         ctx,
     };
     let passed = super::runtime().block_on(reconcile::run(pass, &mut operator))?;
@@ -112,6 +113,8 @@ struct ByHand<'c, 'a> {
     /// Ask before applying (no `--auto-approve`, no saved plan).
     ask: bool,
     text: bool,
+    /// `--allow-mass-delete`: the plan's warning says it is allowed.
+    mass_delete_allowed: bool,
 }
 
 impl Operator for ByHand<'_, '_> {
@@ -122,7 +125,7 @@ impl Operator for ByHand<'_, '_> {
             check_saved(saved, applied, plan)?;
         }
         if self.text {
-            let shown = render::text(plan, self.ctx.style());
+            let shown = render::text_with(plan, self.ctx.style(), self.mass_delete_allowed);
             self.ctx.print(&shown)?;
         }
         Ok(true)

@@ -77,7 +77,7 @@ pub(super) async fn run(ctx: &Arc<Shared>, force: bool) -> Outcome {
     match attempt(ctx, &text).await {
         Ok(outcome) => {
             ctx.metrics.config_valid.set(1);
-            let problems = pending(&outcome);
+            let problems = pending(&outcome, &ctx.options.config);
             ctx.metrics.pending_changes.set(i64::from(!problems.is_empty()));
             *ctx.problems.write().expect("never poisoned") = problems;
             outcome
@@ -94,13 +94,16 @@ pub(super) async fn run(ctx: &Arc<Shared>, force: bool) -> Outcome {
 }
 
 /// What `/healthz` says about changes that wait for someone.
-fn pending(outcome: &Outcome) -> Vec<String> {
+/// Each with a command that works as printed, beside the daemon (which runs it).
+fn pending(outcome: &Outcome, config: &std::path::Path) -> Vec<String> {
+    let file = std::fs::canonicalize(config).unwrap_or_else(|_| config.to_owned());
+    let file = file.display();
     match outcome {
         Outcome::Drift(summary) => vec![format!(
-            "the file differs from the applied state ({summary}): run `hookwarden apply`"
+            "the file differs from the applied state ({summary}): run `hookwarden -c {file} apply --auto-approve`"
         )],
         Outcome::HeldBack(summary) => vec![format!(
-            "a plan that deletes most webhooks is held back ({summary}): run `hookwarden apply --allow-mass-delete`"
+            "a plan that deletes most webhooks is held back ({summary}): run `hookwarden -c {file} apply --allow-mass-delete --auto-approve`"
         )],
         _ => Vec::new(),
     }

@@ -151,11 +151,11 @@ fn a_mass_deletion_is_held_back() {
     eventually("the held plan is reported", || {
         healthz(&daemon)["status"] == "degraded"
     });
-    assert!(
-        healthz(&daemon)["problems"][0]
-            .as_str()
-            .is_some_and(|p| p.contains("--allow-mass-delete"))
-    );
+    let problem = healthz(&daemon)["problems"][0]
+        .as_str()
+        .expect("a problem")
+        .to_owned();
+    assert!(problem.contains("--allow-mass-delete"), "{problem}");
     assert_eq!(names(&daemon).len(), 3, "nothing was deleted");
     assert!(
         daemon
@@ -164,6 +164,24 @@ fn a_mass_deletion_is_held_back() {
             .to_string()
             .contains("hookwarden_mass_deletions_held_total 1")
     );
+    // The command it prints works as printed, beside the daemon, and clears it.
+    let command = problem
+        .split('`')
+        .nth(1)
+        .and_then(|c| c.strip_prefix("hookwarden "))
+        .expect("a command in backticks");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let applied = test.exec(&args);
+    applied.code(0);
+    assert!(
+        applied.stdout.contains("as --allow-mass-delete allows") && !applied.stdout.contains("refuses it"),
+        "{}",
+        applied.stdout
+    );
+    eventually("the held plan clears once applied", || {
+        healthz(&daemon)["status"] == "ok"
+    });
+    assert_eq!(names(&daemon).len(), 1);
 }
 
 #[test]
@@ -176,7 +194,7 @@ fn with_apply_off_drift_is_only_reported() {
     assert!(
         healthz(&daemon)["problems"][0]
             .as_str()
-            .is_some_and(|p| p.contains("run `hookwarden apply`"))
+            .is_some_and(|p| p.contains(" apply --auto-approve`"))
     );
     assert!(!names(&daemon).contains(&"Not Yet".to_owned()));
 }
