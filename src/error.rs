@@ -161,7 +161,7 @@ impl Explain for Error {
             )),
             Error::EmptyInput => Some("pipe the secret in, or paste it and press Ctrl-D".to_owned()),
             Error::NoIdentity { .. } => Some(
-                "pass --identity FILE, or set HOOKWARDEN_AGE_KEY (the key) or HOOKWARDEN_IDENTITY (a path)".to_owned(),
+                "pass --identity FILE, set HOOKWARDEN_AGE_KEY (the key) or HOOKWARDEN_IDENTITY (a path), or put it in ~/.config/hookwarden/identity.txt".to_owned(),
             ),
             Error::MassDeletion { .. } => Some(
                 "check that the file is complete; if these deletions are intended, apply with --allow-mass-delete".to_owned(),

@@ -71,6 +71,45 @@ pub fn summary_line(plan: &Plan) -> String {
     line
 }
 
+/// What an apply did, in the past tense: `2 created, 0 updated, 0 rotated, 0 deleted; bot
+/// token: set`.
+pub fn done_line(plan: &Plan) -> String {
+    let Summary {
+        create,
+        update,
+        rotate,
+        delete,
+    } = plan.summary();
+    let mut line = format!("{create} created, {update} updated, {rotate} rotated, {delete} deleted");
+    if let Some(token) = plan.token {
+        let done = match token {
+            TokenChange::Set => "set",
+            TokenChange::Rotate => "rotated",
+            TokenChange::Remove => "removed",
+        };
+        let _ = write!(line, "; bot token: {done}");
+    }
+    let past = |action| match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Rotate => "rotated",
+        Action::Delete => "deleted",
+    };
+    if let Some(routes) = &plan.routes {
+        let _ = write!(line, "; routes: {}", past(routes.action));
+    }
+    if !plan.templates.is_empty() {
+        let count = |action| plan.templates.iter().filter(|t| t.action == action).count();
+        let parts: Vec<String> = [Action::Create, Action::Update, Action::Delete]
+            .into_iter()
+            .filter(|a| count(*a) > 0)
+            .map(|a| format!("{} {}", count(a), past(a)))
+            .collect();
+        let _ = write!(line, "; templates: {}", parts.join(", "));
+    }
+    line
+}
+
 fn action_word(action: Action) -> &'static str {
     match action {
         Action::Create => "create",

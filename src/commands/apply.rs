@@ -94,7 +94,7 @@ fn shown(passed: Passed, text: bool) -> Result<String, Error> {
         Outcome::Applied { serial } if text => {
             let mut shown = format!(
                 "\nApply complete: {}. State serial {serial}.\n",
-                render::summary_line(&plan)
+                render::done_line(&plan)
             );
             if let Some(synced) = passed.synced {
                 shown.push_str(&synced_line(&synced.facts, synced.users, synced.groups));

@@ -31,8 +31,12 @@ impl SyncBar {
     }
 
     pub fn show(&self, progress: Progress) {
-        self.0
-            .set_message(format!("{} users ({} pages)", progress.users, progress.pages));
+        self.0.set_message(format!(
+            "{} users ({} {})",
+            progress.users,
+            progress.pages,
+            if progress.pages == 1 { "page" } else { "pages" }
+        ));
     }
 }
 

@@ -84,7 +84,7 @@ fn print_text(out: &mut dyn Write, outcome: &Outcome) -> std::io::Result<()> {
         None => writeln!(
             out,
             "Secrets were not decrypted, so webhook URLs and the token were not checked: no age identity was found \
-             (pass --identity FILE or set HOOKWARDEN_AGE_KEY)."
+             (pass --identity FILE, set HOOKWARDEN_AGE_KEY or HOOKWARDEN_IDENTITY, or put it in ~/.config/hookwarden/identity.txt)."
         ),
     }
 }

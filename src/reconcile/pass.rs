@@ -229,7 +229,7 @@ async fn probe(api_url: &str, desired: &Desired, plan: &Plan, checks: &mut Check
             Probe::Live => "live: Slack knows the webhook".to_owned(),
             Probe::Dead(error) => {
                 checks.dead.push(change.id.clone());
-                format!("dead ({error})")
+                format!("gone: Slack answered {error}")
             }
             Probe::Unknown(reason) => {
                 checks.unknown.push(change.id.clone());

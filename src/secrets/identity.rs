@@ -29,7 +29,7 @@ pub enum IdentitySource {
 impl fmt::Display for IdentitySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IdentitySource::Flag(path) => write!(f, "--identity {}", path.display()),
+            IdentitySource::Flag(path) => write!(f, "{} (--identity)", path.display()),
             IdentitySource::EnvKey => f.write_str("from HOOKWARDEN_AGE_KEY"),
             IdentitySource::EnvPath(path) => write!(f, "HOOKWARDEN_IDENTITY={}", path.display()),
             IdentitySource::Credentials(path) => write!(f, "{}", path.display()),

@@ -59,9 +59,7 @@ fn commands_go_through_the_admin_socket_with_the_same_output() {
     let applied = test.exec(&["-c", "other.yaml", "apply", "--auto-approve"]);
     applied.code(0);
     assert!(
-        applied
-            .stdout
-            .contains("Apply complete: 0 to create, 1 to update"),
+        applied.stdout.contains("Apply complete: 0 created, 1 updated"),
         "{}",
         applied.stdout
     );

@@ -47,7 +47,7 @@ fn apply_is_idempotent_and_recorded() {
     let test = two_webhooks();
     let first = test.exec(&["apply", "--auto-approve"]);
     first.code(0).no_secrets();
-    assert!(first.stdout.contains("\nApply complete: 2 to create, 0 to update, 0 to rotate, 0 to delete; bot token: set. State serial 1.\nSynced the Slack directory of Fake Co (T0FAKE000): 0 users, 0 user groups.\n"), "{}", first.stdout);
+    assert!(first.stdout.contains("\nApply complete: 2 created, 0 updated, 0 rotated, 0 deleted; bot token: set. State serial 1.\nSynced the Slack directory of Fake Co (T0FAKE000): 0 users, 0 user groups.\n"), "{}", first.stdout);
     let second = test.exec(&["apply", "--auto-approve"]);
     second.code(0);
     assert_eq!(

@@ -354,7 +354,7 @@ fn verify_refuses_dead_and_revoked_webhooks_before_writing() {
     let run = test.exec(&["apply", "--auto-approve", "--verify"]);
     run.code(1).no_secrets();
     assert!(
-        run.stderr.starts_with("verified dead: dead (no_service)\nverified ops: live: Slack knows the webhook\nverified revoked: dead (invalid_token)\n"),
+        run.stderr.starts_with("verified dead: gone: Slack answered no_service\nverified ops: live: Slack knows the webhook\nverified revoked: gone: Slack answered invalid_token\n"),
         "{}",
         run.stderr
     );

@@ -11,7 +11,7 @@ fn a_valid_file_with_an_identity_is_decrypted_and_checked() {
     run.code(0).no_secrets();
     assert_eq!(
         run.stdout,
-        "hookwarden.yaml is valid: 2 webhooks, a bot token.\nEvery secret was decrypted with the identity --identity identity.txt and checked.\n"
+        "hookwarden.yaml is valid: 2 webhooks, a bot token.\nEvery secret was decrypted with the identity identity.txt (--identity) and checked.\n"
     );
 }
 
@@ -132,7 +132,7 @@ fn a_secret_for_another_key_fails_and_names_the_identity() {
         .run();
     run.code(1).no_secrets();
     assert!(
-        run.stderr.contains("hookwarden.yaml:9:11: error[decrypt-failed]: cannot decrypt `webhooks[0].url` with the identity --identity identity.txt: it was not encrypted to this identity"),
+        run.stderr.contains("hookwarden.yaml:9:11: error[decrypt-failed]: cannot decrypt `webhooks[0].url` with the identity identity.txt (--identity): it was not encrypted to this identity"),
         "{}",
         run.stderr
     );
@@ -182,7 +182,7 @@ fn an_unusable_identity_is_a_clear_error() {
     run.code(1);
     assert_eq!(
         run.stderr,
-        "error: the age identity --identity bad.txt is not usable: line 1 is not an age secret key (`AGE-SECRET-KEY-1…`)\n"
+        "error: the age identity bad.txt (--identity) is not usable: line 1 is not an age secret key (`AGE-SECRET-KEY-1…`)\n"
     );
 }
 
