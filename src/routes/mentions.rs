@@ -45,7 +45,13 @@ pub fn resolve<'a>(mentions: impl Iterator<Item = &'a str>, directory: Option<&I
             Ok(target) => target.slack(),
             Err(_) => {
                 result.unresolved.push(mention.to_owned());
-                escape(&format!("@{}", mention.trim().trim_start_matches('@')))
+                let name = mention.trim().trim_start_matches('@');
+                // An email stays as written; a handle or a name gets its `@`.
+                if name.contains('@') {
+                    escape(name)
+                } else {
+                    escape(&format!("@{name}"))
+                }
             }
         };
         if !result.shown.contains(&shown) {
@@ -53,4 +59,16 @@ pub fn resolve<'a>(mentions: impl Iterator<Item = &'a str>, directory: Option<&I
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+
+    #[test]
+    fn an_unresolved_mention_is_shown_as_written_with_one_at() {
+        let mentions = resolve(["jane.doe@example.com", "@nobody", "someone"].into_iter(), None);
+        assert_eq!(mentions.shown, ["jane.doe@example.com", "@nobody", "@someone"]);
+        assert_eq!(mentions.unresolved.len(), 3);
+    }
 }
