@@ -178,6 +178,9 @@ impl Explain for Error {
                 "the webhooks in the file are {}",
                 known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             )),
+            Error::Remote(RemoteError::Api { status: 401, .. }) => Some(
+                "set HOOKWARDEN_API_TOKEN_FILE to a file that holds the daemon's API token (for `plan`, `apply`… with --remote: HOOKWARDEN_ADMIN_TOKEN_FILE and its admin token)".to_owned(),
+            ),
             Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
             Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
             _ => None,

@@ -43,18 +43,23 @@ pub struct SendArgs {
 pub enum AlertsCommand {
     /// The failed alerts (dead letters).
     List {
+        /// The daemon's base URL [default: http://$HOOKWARDEN_LISTEN, else http://127.0.0.1:8787]
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
     },
     /// One alert's status, attempts and last error.
     Show {
+        /// The alert's id.
         id: String,
+        /// The daemon's base URL [default: http://$HOOKWARDEN_LISTEN, else http://127.0.0.1:8787]
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
     },
     /// Queue a failed alert again.
     Retry {
+        /// The failed alert's id.
         id: String,
+        /// The daemon's base URL [default: http://$HOOKWARDEN_LISTEN, else http://127.0.0.1:8787]
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
     },

@@ -168,6 +168,23 @@ fn the_api_token_guards_everything_but_the_health_checks() {
     ]);
     sent.code(0);
     assert!(sent.stdout.starts_with("queued alert "), "{}", sent.stdout);
+    let mut without = test.command(&[
+        "send",
+        "--endpoint",
+        &daemon.url,
+        "--webhook",
+        "ops",
+        "--text",
+        "x",
+    ]);
+    without.env_remove("HOOKWARDEN_API_TOKEN_FILE");
+    let refused = crate::harness::Run::from_output(without.output().expect("runs"), &test);
+    refused.code(1);
+    assert!(
+        refused.stderr.contains("set HOOKWARDEN_API_TOKEN_FILE"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
