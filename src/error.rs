@@ -159,7 +159,7 @@ impl Explain for Error {
                 config.display(),
                 if config.exists() { "" } else { " (which does not exist; name another with -c)" }
             )),
-            Error::EmptyInput => Some("pipe the secret in, or paste it and press Ctrl-D".to_owned()),
+            Error::EmptyInput => Some("pipe the secret in, or paste it and press Enter".to_owned()),
             Error::NoIdentity { .. } => Some(
                 "pass --identity FILE, set HOOKWARDEN_AGE_KEY (the key) or HOOKWARDEN_IDENTITY (a path), or put it in ~/.config/hookwarden/identity.txt".to_owned(),
             ),
@@ -178,9 +178,11 @@ impl Explain for Error {
                 "the webhooks in the file are {}",
                 known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
             )),
-            Error::Remote(RemoteError::Api { status: 401, .. }) => Some(
-                "set HOOKWARDEN_API_TOKEN_FILE to a file that holds the daemon's API token (for `plan`, `apply`… with --remote: HOOKWARDEN_ADMIN_TOKEN_FILE and its admin token)".to_owned(),
-            ),
+            Error::Remote(RemoteError::Api { status: 401, message, .. }) => Some(if message.contains("admin token") {
+                "set HOOKWARDEN_ADMIN_TOKEN_FILE to a file that holds the daemon's admin token".to_owned()
+            } else {
+                "set HOOKWARDEN_API_TOKEN_FILE to a file that holds the daemon's API token".to_owned()
+            }),
             Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
             Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
             _ => None,

@@ -33,11 +33,18 @@ pub struct EncryptArgs {
 /// Encrypts what `input` (standard input) holds.
 pub fn run(ctx: &mut Context<'_>, args: &EncryptArgs, input: &mut dyn Read) -> Result<Exit, Error> {
     let recipients = recipients(ctx, args)?;
-    if std::io::stdin().is_terminal() {
-        ctx.note("Paste the secret, then press Enter and Ctrl-D:\n");
-    }
-    let mut text = Zeroizing::new(String::new());
-    input.read_to_string(&mut text).map_err(Error::Stdin)?;
+    let text = if std::io::stdin().is_terminal() {
+        // On a terminal the secret is read without echo, so a pasted URL does not stay
+        // in the scrollback; it is one line.
+        Zeroizing::new(
+            rpassword::prompt_password("Paste the secret and press Enter (it is not shown): ")
+                .map_err(Error::Stdin)?,
+        )
+    } else {
+        let mut text = Zeroizing::new(String::new());
+        input.read_to_string(&mut text).map_err(Error::Stdin)?;
+        text
+    };
     // Webhook URLs and tokens never begin or end with whitespace; `echo` adds some.
     let secret = text.trim();
     if secret.is_empty() {

@@ -278,7 +278,7 @@ impl Check<'_> {
             RawSecret::Plaintext(_) => {
                 self.report(
                     Problem::new("plaintext-secret", self.positions.key(path), format!("`{path}` is not encrypted: the {what} must be an age-encrypted secret"))
-                        .help(format!("run `hookwarden encrypt --yaml`, paste the {what} and press Ctrl-D, then replace the value of `{}` with the printed `age: |` block", path.rsplit('.').next().unwrap_or(path))),
+                        .help(format!("run `hookwarden encrypt --yaml`, paste the {what} and press Enter, then replace the value of `{}` with the printed `age: |` block", path.rsplit('.').next().unwrap_or(path))),
                 );
                 None
             }

@@ -141,7 +141,7 @@ fn remote_admin_needs_no_age_key_but_its_token() {
     wrong.code(1);
     assert_eq!(
         wrong.stderr,
-        "error: the endpoint answered 401: missing or wrong admin token\n"
+        "error: the endpoint answered 401: missing or wrong admin token\n  help: set HOOKWARDEN_ADMIN_TOKEN_FILE to a file that holds the daemon's admin token\n"
     );
     let missing = runner(&test, &daemon, None, &["status"]);
     missing.code(1);
