@@ -29,6 +29,7 @@ pub struct Cli {
 
 /// Options every command accepts, before or after the command name.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The desired-state file.
     #[arg(

@@ -124,13 +124,69 @@ fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Res
 fn man_pages(out_dir: Option<&Path>, out: &mut dyn Write) -> std::io::Result<()> {
     let command = Cli::command();
     let Some(dir) = out_dir else {
-        return clap_mangen::Man::new(command).render(out);
+        return page(command, true, out);
     };
     std::fs::create_dir_all(dir)?;
-    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
-        let name = format!("hookwarden-{}", sub.get_name());
-        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
-        clap_mangen::Man::new(sub.clone().name(name)).render(&mut file)?;
-    }
-    clap_mangen::Man::new(command).render(&mut std::fs::File::create(dir.join("hookwarden.1"))?)
+    sub_pages(&command, "hookwarden", dir)?;
+    page(
+        command,
+        true,
+        &mut std::fs::File::create(dir.join("hookwarden.1"))?,
+    )
 }
+
+/// A page for each command under `command`, nested ones too (`hookwarden-directory-sync.1`).
+fn sub_pages(command: &clap::Command, name: &str, dir: &Path) -> std::io::Result<()> {
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("{name}-{}", sub.get_name());
+        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        page(sub.clone().name(name.clone()), false, &mut file)?;
+        sub_pages(sub, &name, dir)?;
+    }
+    Ok(())
+}
+
+/// clap's page, then what every page says: exit status and environment; the top page
+/// also examples.
+fn page(command: clap::Command, top: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(command).render(out)?;
+    out.write_all(MAN_EXIT_AND_ENVIRONMENT.as_bytes())?;
+    if top {
+        out.write_all(MAN_EXAMPLES.as_bytes())?;
+    }
+    Ok(())
+}
+
+const MAN_EXIT_AND_ENVIRONMENT: &str = r#".SH "EXIT STATUS"
+0 on success; 1 on any error, including a usage error and a file with problems; 2 when \fBplan \-\-detailed\-exitcode\fR finds changes.
+.SH ENVIRONMENT
+.TP
+\fBHOOKWARDEN_CONFIG\fR
+The desired\-state file (\fB\-c\fR).
+.TP
+\fBHOOKWARDEN_STATE_DIR\fR, \fBSTATE_DIRECTORY\fR
+The state directory (\fB\-\-state\fR; systemd's, else .hookwarden).
+.TP
+\fBHOOKWARDEN_AGE_KEY\fR, \fBHOOKWARDEN_IDENTITY\fR, \fBCREDENTIALS_DIRECTORY\fR
+The age identity: the key itself, a path, or systemd's credential \fBage\-identity\fR; else ~/.config/hookwarden/identity.txt.
+.TP
+\fBHOOKWARDEN_API_TOKEN_FILE\fR, \fBHOOKWARDEN_ADMIN_TOKEN_FILE\fR
+Files holding the daemon's API token and admin token.
+.TP
+\fBHOOKWARDEN_REMOTE\fR, \fBHOOKWARDEN_LISTEN\fR
+The daemon to run commands on (\fB\-\-remote\fR), and where it listens.
+.TP
+\fBHOOKWARDEN_FORMAT\fR, \fBHOOKWARDEN_LOG_FORMAT\fR, \fBRUST_LOG\fR, \fBNO_COLOR\fR
+Output and log formats, the log level, and no colour.
+"#;
+
+const MAN_EXAMPLES: &str = r".SH EXAMPLES
+.nf
+hookwarden validate
+hookwarden plan \-\-out plan.json
+hookwarden apply plan.json
+hookwarden routes test team=finops severity=critical
+hookwarden render \-\-alertmanager notification.json
+hookwarden daemon
+.fi
+";

@@ -39,6 +39,29 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         &man.stdout[..200]
     );
     assert!(man.stdout.contains("HOOKWARDEN_CONFIG"));
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH EXAMPLES"] {
+        assert!(man.stdout.contains(section), "{section}");
+    }
+    let test = Test::new();
+    test.exec(&["man", "--out-dir", "man"]).code(0);
+    let nested = std::fs::read_to_string(test.path("man/hookwarden-directory-sync.1"))
+        .expect("a page for a nested command");
+    assert!(
+        nested.contains(".SH \"EXIT STATUS\"") && nested.contains(".SH ENVIRONMENT"),
+        "{nested}"
+    );
+    assert!(test.path("man/hookwarden-routes-test.1").exists());
+    let send = test.exec(&["send", "-h"]);
+    let (own, global) = send
+        .stdout
+        .split_once("Global options:")
+        .expect("a heading for global options");
+    assert!(
+        own.contains("--webhook") && !own.contains("--identity"),
+        "{}",
+        send.stdout
+    );
+    assert!(global.contains("--identity"), "{}", send.stdout);
 }
 
 #[test]
