@@ -45,69 +45,84 @@ fn symbol(action: Action) -> (&'static str, &'static str) {
     }
 }
 
+/// What a plan would do: `2 to create, 0 to update, 0 to rotate, 0 to delete; bot
+/// token: set`.
 pub fn summary_line(plan: &Plan) -> String {
+    changes_line(plan, Tense::Planned)
+}
+
+/// What an apply did, in the past tense: `2 created, 0 updated, 0 rotated, 0 deleted; bot
+/// token: set`.
+pub fn done_line(plan: &Plan) -> String {
+    changes_line(plan, Tense::Done)
+}
+
+#[derive(Clone, Copy)]
+enum Tense {
+    Planned,
+    Done,
+}
+
+fn changes_line(plan: &Plan, tense: Tense) -> String {
+    let counted = |n: usize, action| match tense {
+        Tense::Planned => format!("{n} to {}", action_word(action)),
+        Tense::Done => format!("{n} {}", past_word(action)),
+    };
     let Summary {
         create,
         update,
         rotate,
         delete,
     } = plan.summary();
-    let mut line = format!("{create} to create, {update} to update, {rotate} to rotate, {delete} to delete");
+    let mut line = [
+        (create, Action::Create),
+        (update, Action::Update),
+        (rotate, Action::Rotate),
+        (delete, Action::Delete),
+    ]
+    .map(|(n, action)| counted(n, action))
+    .join(", ");
     if let Some(token) = plan.token {
-        let _ = write!(line, "; bot token: {}", token_word(token));
+        let word = match tense {
+            Tense::Planned => token_word(token),
+            Tense::Done => token_past(token),
+        };
+        let _ = write!(line, "; bot token: {word}");
     }
     if let Some(routes) = &plan.routes {
-        let _ = write!(line, "; routes: {}", action_word(routes.action));
+        let word = match tense {
+            Tense::Planned => action_word(routes.action),
+            Tense::Done => past_word(routes.action),
+        };
+        let _ = write!(line, "; routes: {word}");
     }
     if !plan.templates.is_empty() {
         let count = |action| plan.templates.iter().filter(|t| t.action == action).count();
         let parts: Vec<String> = [Action::Create, Action::Update, Action::Delete]
             .into_iter()
             .filter(|a| count(*a) > 0)
-            .map(|a| format!("{} to {}", count(a), action_word(a)))
+            .map(|a| counted(count(a), a))
             .collect();
         let _ = write!(line, "; templates: {}", parts.join(", "));
     }
     line
 }
 
-/// What an apply did, in the past tense: `2 created, 0 updated, 0 rotated, 0 deleted; bot
-/// token: set`.
-pub fn done_line(plan: &Plan) -> String {
-    let Summary {
-        create,
-        update,
-        rotate,
-        delete,
-    } = plan.summary();
-    let mut line = format!("{create} created, {update} updated, {rotate} rotated, {delete} deleted");
-    if let Some(token) = plan.token {
-        let done = match token {
-            TokenChange::Set => "set",
-            TokenChange::Rotate => "rotated",
-            TokenChange::Remove => "removed",
-        };
-        let _ = write!(line, "; bot token: {done}");
-    }
-    let past = |action| match action {
+fn past_word(action: Action) -> &'static str {
+    match action {
         Action::Create => "created",
         Action::Update => "updated",
         Action::Rotate => "rotated",
         Action::Delete => "deleted",
-    };
-    if let Some(routes) = &plan.routes {
-        let _ = write!(line, "; routes: {}", past(routes.action));
     }
-    if !plan.templates.is_empty() {
-        let count = |action| plan.templates.iter().filter(|t| t.action == action).count();
-        let parts: Vec<String> = [Action::Create, Action::Update, Action::Delete]
-            .into_iter()
-            .filter(|a| count(*a) > 0)
-            .map(|a| format!("{} {}", count(a), past(a)))
-            .collect();
-        let _ = write!(line, "; templates: {}", parts.join(", "));
+}
+
+fn token_past(change: TokenChange) -> &'static str {
+    match change {
+        TokenChange::Set => "set",
+        TokenChange::Rotate => "rotated",
+        TokenChange::Remove => "removed",
     }
-    line
 }
 
 fn action_word(action: Action) -> &'static str {

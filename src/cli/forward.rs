@@ -93,7 +93,7 @@ fn request(global: &Global, args: Vec<String>) -> Result<Request, Error> {
     // The file the command reads, never more than the daemon takes; one that cannot be
     // read is left out, and the daemon says so as a local run would.
     if let Some(path) = read_file(&args) {
-        match read_limited(&path, crate::server::ADMIN_BODY_LIMIT) {
+        match crate::commands::read_bounded(&path, crate::server::ADMIN_BODY_LIMIT) {
             Ok(text) => {
                 files.insert(path.display().to_string(), text);
             }
@@ -108,30 +108,6 @@ fn request(global: &Global, args: Vec<String>) -> Result<Request, Error> {
         format: global.format,
         terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         files,
-    })
-}
-
-fn read_limited(path: &Path, limit: usize) -> Result<String, Error> {
-    use std::io::Read as _;
-    let failed = |source| Error::Input {
-        path: path.to_owned(),
-        source,
-    };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes))
-        .map_err(failed)?;
-    if bytes.len() > limit {
-        return Err(Error::InputTooLarge {
-            path: path.to_owned(),
-            limit,
-        });
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        failed(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            e.utf8_error(),
-        ))
     })
 }
 

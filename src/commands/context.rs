@@ -131,36 +131,18 @@ impl Context<'_> {
     /// A file the command reads (`render`'s input): the caller's copy, or the local
     /// file; refused beyond `limit` bytes before more than that is read.
     pub fn read_input(&self, path: &Path, limit: usize) -> Result<String, Error> {
-        let failed = |source| Error::Input {
+        let Some(sent) = self.file(path) else {
+            return read_bounded(path, limit);
+        };
+        let text = sent.map_err(|source| Error::Input {
             path: path.to_owned(),
             source,
-        };
-        let too_large = || Error::InputTooLarge {
-            path: path.to_owned(),
-            limit,
-        };
-        let text = match self.file(path) {
-            Some(sent) => sent.map_err(failed)?,
-            None => {
-                use std::io::Read as _;
-                let file = std::fs::File::open(path).map_err(failed)?;
-                let mut bytes = Vec::new();
-                file.take(limit as u64 + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(failed)?;
-                if bytes.len() > limit {
-                    return Err(too_large());
-                }
-                String::from_utf8(bytes).map_err(|e| {
-                    failed(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        e.utf8_error(),
-                    ))
-                })?
-            }
-        };
+        })?;
         if text.len() > limit {
-            return Err(too_large());
+            return Err(Error::InputTooLarge {
+                path: path.to_owned(),
+                limit,
+            });
         }
         Ok(text)
     }
@@ -234,4 +216,30 @@ impl Context<'_> {
             Terminal::Caller { is_terminal: true } => Err("the daemon cannot ask on the caller's terminal"),
         }
     }
+}
+
+/// The text of the file at `path`, refused beyond `limit` bytes before more than that
+/// is read, and when it is not UTF-8.
+pub fn read_bounded(path: &Path, limit: usize) -> Result<String, Error> {
+    use std::io::Read as _;
+    let failed = |source| Error::Input {
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .map_err(failed)?;
+    if bytes.len() > limit {
+        return Err(Error::InputTooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
+    })
 }

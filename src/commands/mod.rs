@@ -16,7 +16,7 @@ pub mod status;
 mod table;
 pub mod validate;
 
-pub use context::{Context, Files, Terminal};
+pub use context::{Context, Files, Terminal, read_bounded};
 
 use crate::error::Error;
 use crate::render::Format;

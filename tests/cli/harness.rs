@@ -315,6 +315,16 @@ pub fn age_cli() -> Option<&'static str> {
     None
 }
 
+/// The value of the first line of Prometheus text `metrics` that starts with
+/// `line_start` (a name and its labels).
+pub fn metric_value(metrics: &str, line_start: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A file under tests/fixtures.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

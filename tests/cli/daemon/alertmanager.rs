@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::fake_slack::{Script, hook_path as path};
 use crate::harness::alertmanager::{self, Alertmanager, yaml_path};
-use crate::harness::{Daemon, TOKEN, Test, URL_GOV, URL_OPS, finops_workspace};
+use crate::harness::{Daemon, TOKEN, Test, URL_GOV, URL_OPS, finops_workspace, metric_value};
 
 const API_TOKEN: &str = "FAKE-api-token-for-tests";
 
@@ -125,10 +125,7 @@ fn am_metric(alertmanager: &Alertmanager, line_start: &str) -> Option<f64> {
             .await
             .expect("text")
     });
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+    metric_value(&text, line_start)
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::live;
 use crate::fake_slack::hook_path as path;
-use crate::harness::{Answer, Daemon, Test, URL_GOV, URL_OPS};
+use crate::harness::{Answer, Daemon, Test, URL_GOV, URL_OPS, metric_value};
 
 /// `ops` and `gov` applied with routes: `team=finops` to `gov` through a template,
 /// `severity=critical|page` to `ops` in the built-in layout, and no catch-all.
@@ -138,11 +138,7 @@ fn texts(test: &Test, url: &str) -> Vec<String> {
 
 fn metric(daemon: &Daemon, line_start: &str) -> Option<f64> {
     let metrics = daemon.get("/metrics").json;
-    let text = metrics.as_str().expect("metrics are text");
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+    metric_value(metrics.as_str().expect("metrics are text"), line_start)
 }
 
 #[test]
@@ -396,14 +392,7 @@ fn the_api_token_guards_the_receivers() {
 
 fn metric_with_token(daemon: &Daemon, line_start: &str) -> Option<f64> {
     let answer = daemon.request("GET", "/metrics", None, Some("FAKE-api-token-for-tests"));
-    answer
-        .json
-        .as_str()
-        .expect("metrics are text")
-        .lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+    metric_value(answer.json.as_str().expect("metrics are text"), line_start)
 }
 
 #[test]
