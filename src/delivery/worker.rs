@@ -34,13 +34,11 @@ impl Outbox {
                     () = tokio::time::sleep(STORAGE_RETRY) => {}
                     () = self.cancel.cancelled() => return,
                 }
-                if !self.write_back(webhook) {
-                    continue;
+                // What waits to be written first; then whether the store takes writes.
+                if self.write_back(webhook) {
+                    self.commit.storage.probe(&self.store);
                 }
-                self.commit.storage.probe(&self.store);
-                if self.commit.storage.is_failing() {
-                    continue;
-                }
+                continue;
             }
             let next = match self.store.next_queued(webhook) {
                 Ok(next) => next,
@@ -71,10 +69,8 @@ impl Outbox {
             }
             if unflushed.len() >= UNFLUSHED_DELIVERIES {
                 let oldest = unflushed.pop_front().expect("the window is full");
-                tokio::select! {
-                    // A flush that failed leaves the storage failing: the pause above.
-                    flushed = self.commit.wait(oldest) => if let Err(StateError::ShuttingDown) = flushed { return },
-                    () = self.cancel.cancelled() => return,
+                if !self.until_durable(oldest).await {
+                    return;
                 }
                 continue;
             }
@@ -90,13 +86,21 @@ impl Outbox {
             // A digest is many alerts: it is on disk before the next message goes, so that
             // a crash repeats at most the one in flight.
             if digest && let Some(ticket) = ticket {
-                tokio::select! {
-                    flushed = self.commit.wait(ticket) => if let Err(StateError::ShuttingDown) = flushed { return },
-                    () = self.cancel.cancelled() => return,
+                if !self.until_durable(ticket).await {
+                    return;
                 }
             } else {
                 unflushed.extend(ticket);
             }
+        }
+    }
+
+    /// Waits for the flush of `ticket`; false when the daemon stops. A flush that failed
+    /// leaves the storage failing, which pauses the worker at the top of its loop.
+    async fn until_durable(&self, ticket: u64) -> bool {
+        tokio::select! {
+            flushed = self.commit.wait(ticket) => !matches!(flushed, Err(StateError::ShuttingDown)),
+            () = self.cancel.cancelled() => false,
         }
     }
 
