@@ -80,10 +80,10 @@ pub enum Error {
     },
     #[error("the plan deletes {deletes} of {total} webhooks")]
     MassDeletion { deletes: usize, total: usize },
-    #[error("refusing to apply without confirmation: {why}")]
-    NotConfirmed { why: &'static str },
-    #[error("apply cancelled")]
-    Cancelled,
+    #[error("refusing to {} without confirmation: {why}", if *.updatekeys { "rewrite the file" } else { "apply" })]
+    NotConfirmed { why: &'static str, updatekeys: bool },
+    #[error("{} cancelled", if *.updatekeys { "updatekeys" } else { "apply" })]
+    Cancelled { updatekeys: bool },
     #[error("the saved plan no longer matches the desired and applied state")]
     PlanMismatch,
     #[error("the audit log was altered: entry #{serial} {reason}")]
@@ -166,6 +166,9 @@ impl Explain for Error {
             Error::MassDeletion { .. } => Some(
                 "check that the file is complete; if these deletions are intended, apply with --allow-mass-delete".to_owned(),
             ),
+            Error::NotConfirmed { updatekeys: true, .. } => {
+                Some("review the secrets listed above and pass --yes".to_owned())
+            }
             Error::NotConfirmed { .. } => Some(
                 "review the plan above and pass --auto-approve, or apply a reviewed plan file: `hookwarden plan --out FILE` then `hookwarden apply FILE`".to_owned(),
             ),

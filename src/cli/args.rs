@@ -14,6 +14,7 @@ use crate::commands::history::HistoryArgs;
 use crate::commands::plan::PlanArgs;
 use crate::commands::render::RenderArgs;
 use crate::commands::routes::RoutesCommand;
+use crate::commands::updatekeys::UpdatekeysArgs;
 use crate::render::Format;
 
 /// Declarative Slack alert webhooks: age-encrypted desired state in git, checked,
@@ -96,6 +97,8 @@ pub enum Command {
     Validate,
     /// Encrypt a secret read from standard input, for the desired-state file.
     Encrypt(EncryptArgs),
+    /// Re-encrypt the file's secrets to its `recipients:`, after a key was added or removed.
+    Updatekeys(UpdatekeysArgs),
     /// Show what apply would change: creates, updates, rotations and deletes.
     Plan(PlanArgs),
     /// Make the applied state match the desired state, or apply a saved plan exactly.

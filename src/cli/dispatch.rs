@@ -31,7 +31,8 @@ pub(super) fn local(cli: &Cli) -> Result<Exit, Error> {
         out: &mut out,
         err: &mut err,
     };
-    run_in(&cli.command, &mut ctx, &mut std::io::stdin().lock())
+    // Not locked for the whole run: a command that asks reads its answer from it too.
+    run_in(&cli.command, &mut ctx, &mut std::io::stdin())
 }
 
 /// In the daemon: runs `request` with what the daemon lends, as the caller would have
@@ -89,11 +90,13 @@ pub fn execute(request: Request, lent: Lent) -> Response {
 
 fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Result<Exit, Error> {
     use commands::{
-        alerts, apply, daemon, directory, encrypt, history, plan, render, routes, status, validate,
+        alerts, apply, daemon, directory, encrypt, history, plan, render, routes, status, updatekeys,
+        validate,
     };
     match command {
         Command::Validate => validate::run(ctx),
         Command::Encrypt(args) => encrypt::run(ctx, args, stdin),
+        Command::Updatekeys(args) => updatekeys::run(ctx, args),
         Command::Plan(args) => plan::run(ctx, args),
         Command::Apply(args) => apply::run(ctx, args),
         Command::Status => status::run(ctx),

@@ -186,9 +186,13 @@ fn confirm(ctx: &mut Context<'_>) -> Result<(), Error> {
     if ctx.format != Format::Text {
         return Err(Error::NotConfirmed {
             why: "--format json cannot ask",
+            updatekeys: false,
         });
     }
-    ctx.can_ask().map_err(|why| Error::NotConfirmed { why })?;
+    ctx.can_ask().map_err(|why| Error::NotConfirmed {
+        why,
+        updatekeys: false,
+    })?;
     ctx.note("\nApply these changes? Only 'yes' is accepted: ");
     let mut answer = String::new();
     std::io::stdin()
@@ -198,7 +202,7 @@ fn confirm(ctx: &mut Context<'_>) -> Result<(), Error> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Error::Cancelled)
+        Err(Error::Cancelled { updatekeys: false })
     }
 }
 

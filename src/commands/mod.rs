@@ -14,6 +14,7 @@ pub mod routes;
 mod slack;
 pub mod status;
 mod table;
+pub mod updatekeys;
 pub mod validate;
 
 pub use context::{Context, Files, Terminal, read_bounded};

@@ -20,6 +20,9 @@ struct Outcome {
     secrets_checked: bool,
     identity: Option<String>,
     problems: Vec<Problem>,
+    /// What does not stop an apply but should be fixed: secrets not encrypted to
+    /// every recipient.
+    warnings: Vec<Problem>,
     /// An error that stopped the check before any problem could be listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -34,6 +37,13 @@ pub fn run(ctx: &mut Context<'_>) -> Result<Exit, Error> {
     match check(ctx, &mut outcome) {
         Ok(()) => {
             outcome.valid = true;
+            if ctx.format != Format::Json && !outcome.warnings.is_empty() {
+                let report = config::Report {
+                    file: outcome.file.clone(),
+                    problems: outcome.warnings.clone(),
+                };
+                ctx.note(&report.render_as("warning"));
+            }
             match ctx.format {
                 Format::Json => print_json(ctx.out, &outcome)?,
                 _ => print_text(ctx.out, &outcome).map_err(Error::Output)?,
@@ -56,6 +66,7 @@ pub fn run(ctx: &mut Context<'_>) -> Result<Exit, Error> {
 fn check(ctx: &Context<'_>, outcome: &mut Outcome) -> Result<(), Error> {
     let config = ctx.load_config()?;
     outcome.webhooks = config.webhooks.len();
+    outcome.warnings = recipient_warnings(&config);
     outcome.bot_token = config.slack.bot_token.is_some();
     if let Some(keyring) = ctx.find_keyring()? {
         outcome.identity = Some(keyring.source().to_string());
@@ -63,6 +74,30 @@ fn check(ctx: &Context<'_>, outcome: &mut Outcome) -> Result<(), Error> {
         outcome.secrets_checked = true;
     }
     Ok(())
+}
+
+/// A warning at each secret whose header does not match `recipients:`: a host or person
+/// listed there cannot open it.
+fn recipient_warnings(config: &config::Config) -> Vec<Problem> {
+    let Ok(recipients) = crate::secrets::Recipients::parse(&config.recipients) else {
+        return Vec::new();
+    };
+    let expected = recipients.stanzas();
+    config
+        .sealed()
+        .filter_map(|sealed| {
+            let found = crate::secrets::stanzas(&sealed.armored).ok()?;
+            let reason = crate::secrets::differs(&found, &expected)?;
+            Some(
+                Problem::new(
+                    "recipients-differ",
+                    sealed.at,
+                    format!("`{}` is not encrypted to the file's recipients: {reason}", sealed.field),
+                )
+                .help("run `hookwarden updatekeys` with an identity that can open it, to re-encrypt it to every key under `recipients:`"),
+            )
+        })
+        .collect()
 }
 
 fn print_text(out: &mut dyn Write, outcome: &Outcome) -> std::io::Result<()> {

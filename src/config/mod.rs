@@ -10,6 +10,7 @@ mod parse;
 mod positions;
 pub mod problem;
 pub mod raw;
+mod rewrite;
 mod routing;
 mod shape;
 mod validate;
@@ -23,6 +24,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use problem::{Position, Problem, Report};
+pub use rewrite::replace_secrets;
 pub use validate::slug;
 pub use values::{BotToken, WebhookUrl};
 
@@ -48,6 +50,16 @@ pub struct Config {
     pub routing: Routing,
     /// The routes' `mentions:` entries, with their positions, for the directory check.
     pub route_mentions: Vec<Mention>,
+}
+
+impl Config {
+    /// Every secret of the file: the bot token, then the webhook URLs in file order.
+    pub fn sealed(&self) -> impl Iterator<Item = &Sealed> {
+        self.slack
+            .bot_token
+            .iter()
+            .chain(self.webhooks.iter().map(|w| &w.url))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -311,7 +323,7 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 
 /// The plaintext of `sealed`, without the surrounding whitespace that `echo … | age`
 /// leaves in it.
-fn unseal(sealed: &Sealed, keyring: &Keyring) -> Result<Secret, Problem> {
+pub fn unseal(sealed: &Sealed, keyring: &Keyring) -> Result<Secret, Problem> {
     match decrypt(&sealed.armored, keyring) {
         Ok(secret) => Ok(Secret::new(secret.expose().trim())),
         Err(SecretsError::NotForThisIdentity) => Err(Problem::new(

@@ -83,10 +83,15 @@ impl Report {
     /// The problems in file order, each with its location, then nothing else: the
     /// summary line belongs to whoever prints the report.
     pub fn render(&self) -> String {
+        self.render_as("error")
+    }
+
+    /// [`Report::render`], the problems labelled `severity` (`warning`).
+    pub fn render_as(&self, severity: &str) -> String {
         let mut out = String::new();
         for problem in &self.problems {
             let (file, at, code, message) = (&self.file, problem.at, problem.code, &problem.message);
-            let _ = writeln!(out, "{file}:{at}: error[{code}]: {message}");
+            let _ = writeln!(out, "{file}:{at}: {severity}[{code}]: {message}");
             if let Some(related) = &problem.related {
                 let _ = writeln!(out, "  {file}:{}: note: {}", related.at, related.message);
             }

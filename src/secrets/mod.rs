@@ -6,6 +6,7 @@
 
 mod crypt;
 mod identity;
+mod stanzas;
 mod token;
 mod x25519;
 
@@ -15,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use crypt::{check_armor, decrypt, encrypt};
 pub use identity::{IdentitySource, Keyring, Recipients, discover, shown_recipient};
+pub use stanzas::{Stanza, differs, stanzas};
 pub use token::{ADMIN_TOKEN_FILE, API_TOKEN_FILE, token_from_env};
 
 /// A plaintext secret. Formatting never shows it; [`Secret::expose`] does, on purpose.

@@ -185,6 +185,23 @@ fn apply_needs_approval_off_a_terminal() {
 }
 
 #[test]
+fn on_a_terminal_apply_asks_and_takes_only_yes() {
+    let test = two_webhooks();
+    let Some(shown) = test.on_terminal(&["apply"], b"y\n") else {
+        return;
+    };
+    assert!(
+        shown.contains("Apply these changes? Only 'yes' is accepted:"),
+        "{shown}"
+    );
+    assert!(shown.contains("apply cancelled"), "{shown}");
+    assert!(test.exec(&["status"]).stdout.contains("Nothing applied yet"));
+    let shown = test.on_terminal(&["apply"], b"yes\n").expect("script is there");
+    assert!(shown.contains("Apply complete: 2 created"), "{shown}");
+    test.exec(&["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
 fn mass_deletion_needs_saying_so() {
     let test = test_with(
         &[

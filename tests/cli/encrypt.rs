@@ -228,35 +228,12 @@ fn the_newline_echo_leaves_is_not_part_of_the_secret() {
 
 #[test]
 fn on_a_terminal_the_secret_is_read_without_echo() {
-    // `script` (util-linux) runs the command on a pseudo-terminal, as a person would.
-    if Command::new("script").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "script (util-linux) is required in CI"
-        );
-        eprintln!("skipped: `script` is not installed");
-        return;
-    }
     let test = Test::new();
-    let binary = assert_cmd::cargo::cargo_bin!("hookwarden");
-    let line = format!("{} encrypt -r {}", binary.display(), test.recipient());
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .current_dir(test.path(""))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("script runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    std::io::Write::write_all(
-        &mut stdin,
-        b"https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKEechoFAKEecho\n",
-    )
-    .expect("type");
-    let output = child.wait_with_output().expect("ends");
-    let shown = String::from_utf8_lossy(&output.stdout);
+    let recipient = test.recipient();
+    let typed = b"https://hooks.slack.com/services/T0FAKE000/B0FAKE001/FAKEechoFAKEecho\n";
+    let Some(shown) = test.on_terminal(&["encrypt", "-r", &recipient], typed) else {
+        return;
+    };
     assert!(shown.contains("-----BEGIN AGE ENCRYPTED FILE-----"), "{shown}");
     assert!(
         !shown.contains("FAKEechoFAKEecho"),

@@ -232,6 +232,44 @@ impl Test {
         }
     }
 
+    /// Runs the binary with `args` on a pseudo-terminal (util-linux's `script`), as a
+    /// person would, typing `typed` once it has started; returns what the terminal
+    /// showed. `None` (skipped) without `script`, except under `CI`.
+    pub fn on_terminal(&self, args: &[&str], typed: &[u8]) -> Option<String> {
+        if Command::new("script").arg("--version").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "script (util-linux) is required in CI"
+            );
+            eprintln!("skipped: `script` (util-linux) is not installed");
+            return None;
+        }
+        let binary = self.command(args);
+        let line: Vec<String> = std::iter::once(binary.get_program())
+            .chain(binary.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', "'\\''")))
+            .collect();
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in binary.get_envs() {
+            match value {
+                Some(value) => script.env(name, value),
+                None => script.env_remove(name),
+            };
+        }
+        let mut child = script.spawn().expect("script runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::io::Write::write_all(&mut stdin, typed).expect("type");
+        let output = child.wait_with_output().expect("ends");
+        Some(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// The binary with `args`, in this test's directory and environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin!("hookwarden"));

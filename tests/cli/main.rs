@@ -12,5 +12,6 @@ mod harness;
 mod help;
 mod routes;
 mod slack;
+mod updatekeys;
 mod validate;
 mod watch;
