@@ -31,6 +31,26 @@ fn name_of(passwd: &str, uid: u32) -> Option<&str> {
     })
 }
 
+/// The id of the group `name` (a name in /etc/group, or a number), for `--admin-group`.
+pub fn group_id(name: &str) -> Result<u32, String> {
+    if let Ok(gid) = name.parse() {
+        return Ok(gid);
+    }
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    id_of(&groups, name).ok_or_else(|| {
+        format!("there is no group `{name}` in /etc/group (create it with `groupadd --system {name}`)")
+    })
+}
+
+/// The id of `name` in a group (or passwd) file's text.
+fn id_of(file: &str, name: &str) -> Option<u32> {
+    file.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then_some(())?;
+        fields.nth(1)?.parse().ok()
+    })
+}
+
 /// `user@host (daemon)`: the daemon applying the file on its own.
 pub fn daemon() -> String {
     format!("{} (daemon)", local())
@@ -45,7 +65,7 @@ pub fn forwarded(named: Option<&str>, via: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::name_of;
+    use super::{id_of, name_of};
 
     #[test]
     fn a_uid_is_named_from_passwd() {
@@ -54,5 +74,12 @@ mod tests {
         assert_eq!(name_of(passwd, 990), Some("hookwarden"));
         assert_eq!(name_of(passwd, 0), Some("root"));
         assert_eq!(name_of(passwd, 1234), None);
+    }
+
+    #[test]
+    fn a_group_is_found_by_name() {
+        let group = "root:x:0:\nhookwarden-admin:x:995:runner,alice\n";
+        assert_eq!(id_of(group, "hookwarden-admin"), Some(995));
+        assert_eq!(id_of(group, "hookwarden"), None);
     }
 }

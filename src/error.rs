@@ -71,6 +71,8 @@ pub enum Error {
     NoToken,
     #[error("the Slack directory was never synced")]
     NotSynced,
+    #[error("{looked}")]
+    NoState { looked: String },
     #[error("`{command}` needs the age identity, to compare secrets without storing them in plaintext")]
     NoIdentity { command: &'static str },
     #[error("`{command}` does not print {format}")]
@@ -187,6 +189,9 @@ impl Explain for Error {
                 "set HOOKWARDEN_API_TOKEN_FILE to a file that holds the daemon's API token".to_owned()
             }),
             Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
+            Error::NoState { .. } => Some(
+                "run it where the state is, name the state with --state, or run it on the daemon's host (its admin socket) or with --remote".to_owned(),
+            ),
             Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
             _ => None,
         }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::commands::alerts::{AlertsCommand, SendArgs};
 use crate::commands::apply::ApplyArgs;
@@ -75,6 +75,12 @@ pub enum LogFormat {
 }
 
 impl Global {
+    /// Whether a state directory was named (`--state`, `HOOKWARDEN_STATE_DIR`, systemd's
+    /// `$STATE_DIRECTORY`), rather than the working directory's `.hookwarden` assumed.
+    pub fn state_named(&self) -> bool {
+        self.state.is_some() || std::env::var_os("STATE_DIRECTORY").is_some_and(|d| !d.is_empty())
+    }
+
     /// `--state`/`HOOKWARDEN_STATE_DIR`, else systemd's `$STATE_DIRECTORY` (its first
     /// entry), else `.hookwarden`.
     pub fn state_dir(&self) -> PathBuf {
@@ -149,5 +155,50 @@ impl Command {
                 | Command::Directory(_)
                 | Command::Render(_)
         )
+    }
+}
+
+/// The global options each command ignores, by their ids: left out of its help (and of
+/// its nested commands' help), still accepted.
+const IGNORED: &[(&str, &[&str])] = &[
+    ("validate", &["state", "remote"]),
+    ("encrypt", &["state", "identity", "remote", "format"]),
+    ("updatekeys", &["state", "remote"]),
+    ("status", &["config", "identity"]),
+    ("history", &["config", "identity"]),
+    ("directory", &["config"]),
+    ("daemon", &["remote", "format"]),
+    ("send", &["config", "state", "identity", "remote", "format"]),
+    ("alerts", &["config", "state", "identity", "remote"]),
+    ("routes", &["state", "identity", "remote"]),
+    ("render", &["identity"]),
+    ("schema", GLOBALS),
+    ("completions", GLOBALS),
+    ("man", GLOBALS),
+];
+
+const GLOBALS: &[&str] = &["config", "state", "identity", "remote", "log_format", "format"];
+
+impl Cli {
+    /// The command line as help, man pages and completions show it: each command lists
+    /// only the global options it uses.
+    pub fn scoped() -> clap::Command {
+        let mut command = Cli::command();
+        let globals: Vec<clap::Arg> = command
+            .get_arguments()
+            .filter(|arg| arg.is_global_set())
+            .cloned()
+            .collect();
+        // A command that has its own copy of a global option is not given the shared one,
+        // and its nested commands inherit the copy: a hidden copy leaves it out of help.
+        for (name, ignored) in IGNORED {
+            command = command.mut_subcommand(name, |sub| {
+                globals
+                    .iter()
+                    .filter(|arg| ignored.contains(&arg.get_id().as_str()))
+                    .fold(sub, |sub, arg| sub.arg(arg.clone().hide(true)))
+            });
+        }
+        command
     }
 }

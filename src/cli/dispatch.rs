@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use super::args::{Cli, Command};
 use crate::commands::{self, Context, Files, Terminal};
@@ -21,6 +21,7 @@ pub(super) fn local(cli: &Cli) -> Result<Exit, Error> {
     let mut ctx = Context {
         config: cli.global.config.clone(),
         state_dir: cli.global.state_dir(),
+        state_named: cli.global.state_named(),
         identity: cli.global.identity.clone(),
         format: cli.global.format,
         actor: crate::actor::local(),
@@ -52,6 +53,7 @@ pub fn execute(request: Request, lent: Lent) -> Response {
     let mut ctx = Context {
         config: request.config,
         state_dir: lent.store.dir().to_owned(),
+        state_named: true,
         identity: None,
         format: request.format,
         actor: crate::actor::forwarded(request.actor.as_deref(), lent.via),
@@ -114,7 +116,7 @@ fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Res
             Ok(Exit::Success)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "hookwarden", ctx.out);
+            clap_complete::generate(*shell, &mut Cli::scoped(), "hookwarden", ctx.out);
             Ok(Exit::Success)
         }
         Command::Man { out_dir } => {
@@ -125,7 +127,7 @@ fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Res
 }
 
 fn man_pages(out_dir: Option<&Path>, out: &mut dyn Write) -> std::io::Result<()> {
-    let command = Cli::command();
+    let command = Cli::scoped();
     let Some(dir) = out_dir else {
         return page(command, true, out);
     };
@@ -178,6 +180,9 @@ Files holding the daemon's API token and admin token.
 .TP
 \fBHOOKWARDEN_REMOTE\fR, \fBHOOKWARDEN_LISTEN\fR
 The daemon to run commands on (\fB\-\-remote\fR), and where it listens.
+.TP
+\fBHOOKWARDEN_ADMIN_SOCKET\fR, \fBRUNTIME_DIRECTORY\fR, \fBHOOKWARDEN_ADMIN_GROUP\fR
+The daemon's admin socket the CLI uses when no state is named (default /run/hookwarden/admin.sock); the daemon's second socket, in systemd's runtime directory; the group given the sockets.
 .TP
 \fBHOOKWARDEN_FORMAT\fR, \fBHOOKWARDEN_LOG_FORMAT\fR, \fBRUST_LOG\fR, \fBNO_COLOR\fR
 Output and log formats, the log level, and no colour.

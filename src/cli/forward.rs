@@ -11,7 +11,7 @@ use clap::Parser;
 
 use super::args::{Cli, Command, Global};
 use crate::error::{Error, Exit};
-use crate::remote::{Client, Request, SOCKET, Target};
+use crate::remote::{Client, Request, SOCKET, Target, runtime_socket};
 use crate::secrets::{ADMIN_TOKEN_FILE, token_from_env};
 use crate::state::Store;
 
@@ -32,14 +32,20 @@ fn timeout() -> Duration {
 }
 
 /// Whether this command goes to a daemon, and where. `--remote` says so; otherwise a
-/// daemon that holds the state and listens on its admin socket.
+/// daemon that holds the state and listens on its admin socket; and when no state is
+/// named and the working directory holds none, the daemon on this host's runtime socket
+/// (`/run/hookwarden/admin.sock`), if there is one.
 pub(super) fn route(global: &Global) -> Option<Via> {
     if let Some(url) = &global.remote {
         return Some(Via::Remote(url.clone()));
     }
     let dir = global.state_dir();
-    let socket = dir.join(SOCKET);
-    (socket.exists() && Store::is_held(&dir)).then_some(Via::Socket(socket))
+    if global.state_named() || dir.exists() {
+        let socket = dir.join(SOCKET);
+        return (socket.exists() && Store::is_held(&dir)).then_some(Via::Socket(socket));
+    }
+    let socket = runtime_socket();
+    socket.exists().then_some(Via::Socket(socket))
 }
 
 /// Sends the command line to the daemon, prints its output, writes its files, and

@@ -23,6 +23,8 @@ pub struct Context<'a> {
     /// The desired-state file.
     pub config: PathBuf,
     pub state_dir: PathBuf,
+    /// Whether `state_dir` was named, rather than the working directory's assumed.
+    pub state_named: bool,
     /// `--identity`; the rest of the search is the environment's.
     pub identity: Option<PathBuf>,
     pub format: Format,
@@ -190,6 +192,18 @@ impl Context<'_> {
         } else {
             Ok(None)
         }
+    }
+
+    /// Where a command that found no state looked, for its message.
+    pub fn no_state(&self) -> String {
+        let dir = self.state_dir.display();
+        if self.state_named {
+            return format!("there is no state in {dir}");
+        }
+        format!(
+            "there is no state in {dir} (name one with --state or HOOKWARDEN_STATE_DIR), and no daemon's admin socket at {} (HOOKWARDEN_ADMIN_SOCKET)",
+            crate::remote::runtime_socket().display()
+        )
     }
 
     pub fn style(&self) -> Style {

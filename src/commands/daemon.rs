@@ -4,12 +4,13 @@
 //! commands forwarded to it.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::Context;
-use crate::daemon::{self, ApplyMode, DaemonError, Listener, Options};
+use crate::daemon::{self, AdminSockets, ApplyMode, DaemonError, Listener, Options};
 use crate::delivery::{DIGEST_MAX, Pacing, Retry};
 use crate::error::{Error, Exit};
 use crate::remote::Runner;
@@ -72,6 +73,11 @@ pub struct DaemonArgs {
     /// (an HA peer's copy: same group key, status and alerts) is not queued again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub dedup_window: humantime::Duration,
+
+    /// Give the admin sockets to GROUP (mode 0660): its members' `hookwarden plan|apply|status…`
+    /// run through this daemon. Default: the daemon's user alone (0600).
+    #[arg(long, env = "HOOKWARDEN_ADMIN_GROUP", value_name = "GROUP", value_parser = admin_group)]
+    pub admin_group: Option<(String, u32)>,
 }
 
 /// `--digest`.
@@ -114,6 +120,7 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         dedup_window: args.dedup_window.into(),
         api_token,
         admin_token: token_from_env(ADMIN_TOKEN_FILE)?,
+        admin: admin_sockets(args),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -139,6 +146,22 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         .await
     })?;
     Ok(Exit::Success)
+}
+
+/// systemd's `$RUNTIME_DIRECTORY` (its first entry), and `--admin-group` looked up.
+fn admin_sockets(args: &DaemonArgs) -> AdminSockets {
+    let runtime_dir = std::env::var_os("RUNTIME_DIRECTORY")
+        .and_then(|dirs| dirs.to_str()?.split(':').next().map(PathBuf::from))
+        .filter(|dir| !dir.as_os_str().is_empty());
+    AdminSockets {
+        runtime_dir,
+        group: args.admin_group.clone(),
+    }
+}
+
+/// A group name or id, and its id.
+fn admin_group(arg: &str) -> Result<(String, u32), String> {
+    crate::actor::group_id(arg).map(|gid| (arg.to_owned(), gid))
 }
 
 /// `unix:/path/to.sock` or `HOST:PORT`; returns the listener and how to reach it.

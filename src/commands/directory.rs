@@ -61,12 +61,12 @@ fn sync(ctx: &mut Context<'_>) -> Result<Exit, Error> {
 }
 
 fn stored(ctx: &Context<'_>, command: &str) -> Result<Directory, Error> {
-    let store = ctx.open_existing_store(command)?;
-    let synced = match store {
-        Some(store) => store.directory()?,
-        None => None,
+    let Some(store) = ctx.open_existing_store(command)? else {
+        return Err(Error::NoState {
+            looked: ctx.no_state(),
+        });
     };
-    synced.map(|s| s.directory).ok_or(Error::NotSynced)
+    store.directory()?.map(|s| s.directory).ok_or(Error::NotSynced)
 }
 
 fn list(ctx: &mut Context<'_>) -> Result<Exit, Error> {

@@ -21,10 +21,7 @@ pub fn run(ctx: &mut Context<'_>, args: &HistoryArgs) -> Result<Exit, Error> {
     let Some(store) = ctx.open_existing_store("history")? else {
         let shown = match ctx.format {
             Format::Json => "[]\n".to_owned(),
-            _ => format!(
-                "No applies yet: there is no state in {}.\n",
-                ctx.state_dir.display()
-            ),
+            _ => format!("No applies yet: {}.\n", ctx.no_state()),
         };
         ctx.print(&shown)?;
         return Ok(Exit::Success);

@@ -53,17 +53,31 @@ struct DirectoryStatus {
 
 pub fn run(ctx: &mut Context<'_>) -> Result<Exit, Error> {
     super::no_markdown(ctx, "status")?;
-    let (applied, directory) = match ctx.open_existing_store("status")? {
-        Some(store) => (store.applied()?, store.directory()?),
-        None => (Applied::default(), None),
+    let Some(store) = ctx.open_existing_store("status")? else {
+        let nothing = Applied::default();
+        let status = status(&nothing, None);
+        let shown = match ctx.format {
+            Format::Json => {
+                ctx.note(&format!("note: {}\n", ctx.no_state()));
+                json(&status)
+            }
+            _ => format!("Nothing applied yet: {}.\n", ctx.no_state()),
+        };
+        ctx.print(&shown)?;
+        return Ok(Exit::Success);
     };
+    let (applied, directory) = (store.applied()?, store.directory()?);
     let status = status(&applied, directory.as_ref());
     let shown = match ctx.format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&status).expect("serializes")),
+        Format::Json => json(&status),
         _ => text(&status),
     };
     ctx.print(&shown)?;
     Ok(Exit::Success)
+}
+
+fn json(status: &Status<'_>) -> String {
+    format!("{}\n", serde_json::to_string_pretty(status).expect("serializes"))
 }
 
 fn status<'a>(applied: &'a Applied, directory: Option<&SyncedDirectory>) -> Status<'a> {

@@ -78,6 +78,18 @@ pub struct Options {
     pub debounce: Duration,
     /// A pass even without events, in case one was missed.
     pub periodic: Duration,
+    /// Where the admin sockets go and who may use them.
+    pub admin: AdminSockets,
+}
+
+/// The admin sockets: `$STATE/admin.sock` always, and one in systemd's
+/// `$RUNTIME_DIRECTORY` (`/run/hookwarden/admin.sock`, where the CLI looks when no state
+/// is named), mode 0600, or 0660 and owned by `group`.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSockets {
+    pub runtime_dir: Option<PathBuf>,
+    /// `--admin-group`: its name, for messages, and its id.
+    pub group: Option<(String, u32)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +108,13 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot give the admin socket {socket} to the group {group}")]
+    AdminGroup {
+        socket: String,
+        group: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Explain for DaemonError {
@@ -110,6 +129,9 @@ impl Explain for DaemonError {
         match self {
             DaemonError::State(error) => error.help(),
             DaemonError::Reconcile(error) => error.help(),
+            DaemonError::AdminGroup { group, .. } => Some(format!(
+                "the daemon's user must be a member of {group}: under systemd, add `SupplementaryGroups={group}` to the unit"
+            )),
             DaemonError::StorageFailed { .. } => Some(
                 "free space on the disk that holds the state and start the daemon again (under systemd, Restart=on-failure does); every accepted alert is still queued".to_owned(),
             ),
@@ -172,7 +194,7 @@ pub async fn run(
     tracing::info!(status = %first.status(), "first pass over the desired-state file");
     tasks::start(&ctx, watch, &tasks, &cancel);
     let app = serve::api(&ctx);
-    serve::admin_socket(&ctx, &tasks, &cancel)?;
+    serve::admin_sockets(&ctx, &tasks, &cancel)?;
     systemd::ready(&first.status());
     ready();
     let stop = CancellationToken::new();

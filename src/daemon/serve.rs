@@ -2,6 +2,7 @@
 //! is set) and the admin socket, each served until shutdown within the drain deadline.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -50,35 +51,61 @@ fn app_state(ctx: &Shared, api_token: Option<Secret>, admin: Option<AdminAccess>
 /// Open connections the admin socket takes: the CLI makes one a command.
 const ADMIN_CONNECTIONS: usize = 16;
 
-/// The admin socket, `$STATE/admin.sock`: the CLI on this host, while the daemon holds
-/// the state. Its file mode (0600) is the guard.
-pub(super) fn admin_socket(
+/// The admin sockets, `$STATE/admin.sock` and `$RUNTIME_DIRECTORY/admin.sock`: the CLI
+/// on this host, while the daemon holds the state. Their file mode is the guard: 0600,
+/// or 0660 for the `--admin-group`.
+pub(super) fn admin_sockets(
     ctx: &Arc<Shared>,
     tasks: &TaskTracker,
     cancel: &CancellationToken,
 ) -> Result<(), DaemonError> {
-    let socket = ctx.store.dir().join(SOCKET);
+    let sockets = &ctx.options.admin;
+    let paths = std::iter::once(ctx.store.dir().join(SOCKET))
+        .chain(sockets.runtime_dir.as_ref().map(|dir| dir.join(SOCKET)));
+    for socket in paths {
+        let listener = bind_private(&socket, sockets.group.as_ref())?;
+        let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
+        let stop = cancel.clone();
+        tasks.spawn(async move {
+            let limits = Limits {
+                connections: ADMIN_CONNECTIONS,
+                ..Limits::default()
+            };
+            let refused = || {
+                tracing::warn!("an admin socket has {ADMIN_CONNECTIONS} connections open; closed a new one");
+            };
+            if let Err(error) = until(Listener::Unix(listener), app, limits, &stop, refused).await {
+                tracing::error!(%error, "the admin socket failed");
+            }
+            let _ = std::fs::remove_file(&socket);
+        });
+    }
+    Ok(())
+}
+
+/// A unix socket at `path` (replacing a stale one) for its owner, and for `group` when
+/// given.
+fn bind_private(path: &Path, group: Option<&(String, u32)>) -> Result<tokio::net::UnixListener, DaemonError> {
     let failed = |source| DaemonError::Listen {
-        address: socket.display().to_string(),
+        address: path.display().to_string(),
         source,
     };
-    let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket).map_err(failed)?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
-    let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
-    let stop = cancel.clone();
-    tasks.spawn(async move {
-        let limits = Limits {
-            connections: ADMIN_CONNECTIONS,
-            ..Limits::default()
-        };
-        let refused =
-            || tracing::warn!("the admin socket has {ADMIN_CONNECTIONS} connections open; closed a new one");
-        if let Err(error) = until(Listener::Unix(listener), app, limits, &stop, refused).await {
-            tracing::error!(%error, "the admin socket failed");
-        }
-    });
-    Ok(())
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path).map_err(failed)?;
+    let mode = if let Some((name, gid)) = group {
+        rustix::fs::chown(path, None, Some(rustix::fs::Gid::from_raw(*gid))).map_err(|errno| {
+            DaemonError::AdminGroup {
+                socket: path.display().to_string(),
+                group: name.clone(),
+                source: errno.into(),
+            }
+        })?;
+        0o660
+    } else {
+        0o600
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(failed)?;
+    Ok(listener)
 }
 
 /// Runs commands for others with the daemon's state and identity, then reloads what

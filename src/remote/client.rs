@@ -127,9 +127,15 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(u16, Value), RemoteError> {
         let failed = |e: &dyn std::fmt::Display| self.unreachable(e.to_string());
-        let stream = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|e| failed(&e))?;
+        let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => self.unreachable(
+                "permission denied: the socket is for the daemon's user and, with `daemon --admin-group GROUP`, that group's members; ask to be added to it".to_owned(),
+            ),
+            std::io::ErrorKind::ConnectionRefused => {
+                self.unreachable("no daemon listens on it (one that stopped left it behind)".to_owned())
+            }
+            _ => failed(&e),
+        })?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| failed(&e))?;

@@ -27,8 +27,19 @@ use crate::render::Format;
 use crate::secrets::Keyring;
 use crate::state::Store;
 
-/// The admin socket's name in the state directory.
+/// The admin socket's name in the state directory and in systemd's runtime directory.
 pub const SOCKET: &str = "admin.sock";
+
+/// Where the CLI looks for a daemon when no state is named and the working directory
+/// holds none: the socket of a unit with `RuntimeDirectory=hookwarden`.
+pub const RUNTIME_SOCKET: &str = "/run/hookwarden/admin.sock";
+
+/// [`RUNTIME_SOCKET`], or the one `HOOKWARDEN_ADMIN_SOCKET` names.
+pub fn runtime_socket() -> PathBuf {
+    std::env::var_os("HOOKWARDEN_ADMIN_SOCKET")
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from(RUNTIME_SOCKET), PathBuf::from)
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {

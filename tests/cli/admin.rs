@@ -212,3 +212,129 @@ fn the_daemon_reads_no_file_the_caller_did_not_send() {
         run.stderr
     );
 }
+
+/// The CLI run in `elsewhere/`, which holds no state, with `env`.
+fn elsewhere(test: &Test, args: &[&str], env: &[(&str, &std::path::Path)]) -> Run {
+    std::fs::create_dir_all(test.path("elsewhere")).expect("mkdir");
+    let mut command = test.command(args);
+    command.current_dir(test.path("elsewhere"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Run::from_output(command.output().expect("runs"), test)
+}
+
+#[test]
+fn beside_a_systemd_daemon_the_cli_finds_its_runtime_socket() {
+    let test = applied();
+    std::fs::create_dir(test.path("run")).expect("mkdir");
+    let run_dir = test.path("run").display().to_string();
+    let test = test.env("RUNTIME_DIRECTORY", &run_dir);
+    let _daemon = Daemon::start(&test, &["--periodic", "1h"]);
+    let socket = test.path("run/admin.sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("the runtime socket")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the daemon's user alone without --admin-group"
+    );
+
+    // No state here and none named: the daemon on the runtime socket answers.
+    let run = elsewhere(&test, &["status"], &[("HOOKWARDEN_ADMIN_SOCKET", &socket)]);
+    run.code(0).no_secrets();
+    assert!(
+        run.stdout.contains("ops") && run.stdout.contains("Gov"),
+        "{}",
+        run.stdout
+    );
+    let run = elsewhere(
+        &test,
+        &["-c", "../hookwarden.yaml", "plan", "--detailed-exitcode"],
+        &[("HOOKWARDEN_ADMIN_SOCKET", &socket)],
+    );
+    run.code(0);
+    let history = elsewhere(&test, &["history"], &[("HOOKWARDEN_ADMIN_SOCKET", &socket)]);
+    assert!(history.stdout.contains("#1"), "{}", history.stdout);
+
+    // Without a daemon there, it says where it looked instead of "nothing applied".
+    let nowhere = test.path("run/none.sock");
+    let run = elsewhere(&test, &["status"], &[("HOOKWARDEN_ADMIN_SOCKET", &nowhere)]);
+    run.code(0);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "Nothing applied yet: there is no state in .hookwarden (name one with --state or HOOKWARDEN_STATE_DIR), and no daemon's admin socket at {} (HOOKWARDEN_ADMIN_SOCKET).\n",
+            nowhere.display()
+        )
+    );
+    let run = elsewhere(&test, &["history"], &[("HOOKWARDEN_ADMIN_SOCKET", &nowhere)]);
+    assert!(
+        run.stdout
+            .starts_with("No applies yet: there is no state in .hookwarden"),
+        "{}",
+        run.stdout
+    );
+    let run = elsewhere(
+        &test,
+        &["directory", "list"],
+        &[("HOOKWARDEN_ADMIN_SOCKET", &nowhere)],
+    );
+    run.code(1);
+    assert!(
+        run.stderr.contains("no daemon's admin socket at"),
+        "{}",
+        run.stderr
+    );
+    // A named state is that state, whatever runs on this host.
+    let named = elsewhere(
+        &test,
+        &["status", "--state", "empty"],
+        &[("HOOKWARDEN_ADMIN_SOCKET", &socket)],
+    );
+    assert_eq!(named.stdout, "Nothing applied yet: there is no state in empty.\n");
+}
+
+#[test]
+fn the_admin_group_gets_the_sockets() {
+    let test = applied();
+    std::fs::create_dir(test.path("run")).expect("mkdir");
+    let run_dir = test.path("run").display().to_string();
+    let test = test.env("RUNTIME_DIRECTORY", &run_dir);
+    let unknown = test.exec(&["daemon", "--admin-group", "no-such-group-hookwarden"]);
+    unknown.code(1);
+    assert!(
+        unknown
+            .stderr
+            .contains("there is no group `no-such-group-hookwarden` in /etc/group"),
+        "{}",
+        unknown.stderr
+    );
+    // The process's own group: a member may always give a file to it.
+    let gid = rustix::process::getgid().as_raw().to_string();
+    let _daemon = Daemon::start(&test, &["--periodic", "1h", "--admin-group", &gid]);
+    for socket in ["run/admin.sock", ".hookwarden/admin.sock"] {
+        let metadata = std::fs::metadata(test.path(socket)).expect("the socket");
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o660, "{socket}");
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::gid(&metadata).to_string(),
+            gid,
+            "{socket}"
+        );
+    }
+}
+
+#[test]
+fn a_socket_left_by_a_stopped_daemon_says_so() {
+    let test = applied();
+    // A socket file with no daemon behind it.
+    let socket = test.path("run/admin.sock");
+    std::fs::create_dir_all(test.path("run")).expect("mkdir");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    drop(listener);
+    let run = elsewhere(&test, &["status"], &[("HOOKWARDEN_ADMIN_SOCKET", &socket)]);
+    run.code(1);
+    assert!(run.stderr.contains("no daemon listens on it"), "{}", run.stderr);
+}

@@ -276,12 +276,23 @@ impl Test {
         command.current_dir(self.dir.path()).args(args);
         for (name, _) in std::env::vars() {
             if name.starts_with("HOOKWARDEN_")
-                || ["CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "NO_COLOR"].contains(&name.as_str())
+                || [
+                    "CREDENTIALS_DIRECTORY",
+                    "STATE_DIRECTORY",
+                    "RUNTIME_DIRECTORY",
+                    "NO_COLOR",
+                ]
+                .contains(&name.as_str())
             {
                 command.env_remove(name);
             }
         }
         command.env("HOME", self.dir.path());
+        // Never this machine's daemon: a test names the runtime socket it means.
+        command.env(
+            "HOOKWARDEN_ADMIN_SOCKET",
+            self.dir.path().join("run/no-daemon.sock"),
+        );
         for (name, value) in &self.env {
             command.env(name, value);
         }

@@ -61,7 +61,48 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         "{}",
         send.stdout
     );
-    assert!(global.contains("--identity"), "{}", send.stdout);
+    assert!(global.contains("--log-format"), "{}", send.stdout);
+}
+
+#[test]
+fn each_command_lists_only_the_global_options_it_uses_and_accepts_them_all() {
+    let test = Test::new();
+    let global = |args: &[&str]| {
+        let run = test.exec(args);
+        run.code(0);
+        run.stdout
+            .split_once("Global options:")
+            .map(|(_, global)| global.to_owned())
+            .unwrap_or_default()
+    };
+    let send = global(&["send", "-h"]);
+    for ignored in ["--state", "--identity", "--remote", "--config", "--format"] {
+        assert!(!send.contains(ignored), "send lists {ignored}:\n{send}");
+    }
+    let status = global(&["status", "-h"]);
+    assert!(
+        status.contains("--state") && status.contains("--remote"),
+        "{status}"
+    );
+    assert!(
+        !status.contains("--identity") && !status.contains("--config"),
+        "{status}"
+    );
+    // Nested commands inherit what their command leaves out.
+    let sync = global(&["directory", "sync", "-h"]);
+    assert!(
+        sync.contains("--identity") && !sync.contains("--config"),
+        "{sync}"
+    );
+    let plan = global(&["plan", "-h"]);
+    for used in ["--config", "--state", "--identity", "--remote", "--format"] {
+        assert!(plan.contains(used), "plan leaves out {used}:\n{plan}");
+    }
+    // Left out of help, still accepted where a script puts them.
+    let run = test.exec(&["status", "--identity", "identity.txt", "-c", "other.yaml"]);
+    run.code(0);
+    let run = test.exec(&["schema", "--state", "elsewhere", "--format", "json"]);
+    run.code(0);
 }
 
 #[test]
