@@ -181,7 +181,7 @@ impl Context<'_> {
             return Ok(lent.store.clone());
         }
         let holder = format!("pid {}, {}, hookwarden {command}", std::process::id(), self.actor);
-        Ok(Arc::new(Store::open(&self.state_dir, &holder)?))
+        Ok(Store::open(&self.state_dir, &holder)?)
     }
 
     /// The state for a command that only reads it: `None` when there is none yet, so

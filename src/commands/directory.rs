@@ -37,7 +37,7 @@ pub fn run(ctx: &mut Context<'_>, command: &DirectoryCommand) -> Result<Exit, Er
 fn sync(ctx: &mut Context<'_>) -> Result<Exit, Error> {
     let keyring = ctx.keyring("directory sync")?;
     let store = ctx.open_store("directory sync")?;
-    let (facts, secret) = reconcile::applied_token(&store, &keyring)?.ok_or(Error::NoToken)?;
+    let (facts, secret) = reconcile::applied_token(&*store, &keyring)?.ok_or(Error::NoToken)?;
     let synced = super::slack::read_directory(&facts, &secret)?;
     store.replace_directory(&synced)?;
     let shown = match ctx.format {

@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Context<'_>, args: &PlanArgs) -> Result<Exit, Error> {
     let keyring = ctx.keyring("plan")?;
     let (config, desired) = ctx.desired(&keyring)?;
     let store = ctx.open_store("plan")?;
-    let (_, plan) = reconcile::plan(&config, &desired, &store)?;
+    let (_, plan) = reconcile::plan(&config, &desired, &*store)?;
     let shown = match ctx.format {
         Format::Text => render::text(&plan, ctx.style()),
         Format::Json => render::json(&plan),

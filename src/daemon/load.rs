@@ -62,7 +62,7 @@ pub(super) fn load(
 
 /// Loads the applied state again after an apply or a sync, and wakes the workers.
 pub(super) fn reload_blocking(ctx: &Shared) -> Result<(), StateError> {
-    load(&ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
+    load(&*ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
     ctx.outbox.wake_all();
     Ok(())
 }

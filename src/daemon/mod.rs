@@ -283,7 +283,7 @@ fn start(
     let metrics = Arc::new(Metrics::default());
     let webhooks: Webhooks = Arc::new(RwLock::new(HashMap::new()));
     let catalog = Arc::new(RwLock::new(Catalog::default()));
-    let api_url = load::load(&store, &keyring, &webhooks, &catalog)?;
+    let api_url = load::load(&*store, &keyring, &webhooks, &catalog)?;
     let client = Client::new(Endpoints::from_env(&api_url));
     let outbox = Outbox::new(
         store.clone(),

@@ -142,7 +142,7 @@ async fn sync_interval(ctx: &Shared) -> Duration {
 
 /// The number of users synced, or `None` without a token.
 async fn sync_once(ctx: &Arc<Shared>) -> Result<Option<usize>, ReconcileError> {
-    let Some((facts, token)) = reconcile::applied_token(&ctx.store, &ctx.keyring)? else {
+    let Some((facts, token)) = reconcile::applied_token(&*ctx.store, &ctx.keyring)? else {
         return Ok(None);
     };
     let synced = reconcile::read_directory(&facts, &token, &|_| {}).await?;

@@ -36,7 +36,7 @@ impl Outbox {
                 }
                 // What waits to be written first; then whether the store takes writes.
                 if self.write_back(webhook) {
-                    self.commit.storage.probe(&self.store);
+                    self.commit.storage.probe(&*self.store);
                 }
                 continue;
             }

@@ -117,7 +117,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
     } = pass;
     let planning = store.clone();
     let (config, desired, applied, plan) = blocking(move || {
-        let (applied, plan) = plan(&config, &desired, &planning)?;
+        let (applied, plan) = plan(&config, &desired, &*planning)?;
         Ok((config, desired, applied, plan))
     })
     .await?;
@@ -153,7 +153,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
     let planned = plan.clone();
     let serial = blocking(move || {
         commit(
-            &store, &keyring, &desired, &applied, &planned, new_token, provenance,
+            &*store, &keyring, &desired, &applied, &planned, new_token, provenance,
         )
     })
     .await?;

@@ -9,7 +9,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use super::alerts::{AlertRecord, AlertStatus, DigestRef, Enqueued, Health, HealthState, NewAlert};
-use super::{StateError, Store};
+use super::{SledStore, StateError};
 
 /// How long a `key` de-duplicates.
 pub const DEDUP_WINDOW_MS: u64 = 24 * 3600 * 1000;
@@ -35,7 +35,7 @@ fn abort(error: StateError) -> ConflictableTransactionError<StateError> {
     ConflictableTransactionError::Abort(error)
 }
 
-impl Store {
+impl SledStore {
     /// Stores new alerts; for a key seen in the last 24 hours (also earlier in `alerts`),
     /// the earlier alert instead. Not yet durable: see [`Store::flush`].
     ///
@@ -378,7 +378,7 @@ fn decode_dedup(bytes: &[u8]) -> (u64, u64) {
 }
 
 fn transaction_result<T>(
-    store: &Store,
+    store: &SledStore,
     result: Result<T, TransactionError<StateError>>,
 ) -> Result<T, StateError> {
     match result {

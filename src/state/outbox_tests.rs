@@ -2,9 +2,9 @@
 
 use super::*;
 
-fn store() -> (tempfile::TempDir, Store) {
+fn store() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("state"), "test").expect("opens");
+    let store = SledStore::open(&dir.path().join("state"), "test").expect("opens");
     (dir, store)
 }
 

@@ -1,0 +1,128 @@
+//! What every store does, whatever holds it: the one interface the rest of hookwarden
+//! uses, so that the sled store and others cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::audit::{self, AuditEntry, Draft};
+use super::outbox::{AlertRecord, Enqueued, Health, NewAlert};
+use super::{Applied, SledStore, StateError, SyncedDirectory, Writes};
+
+/// A store of the applied state, the audit log, the directory and the alert outbox.
+///
+/// Writes are durable when the call returns, except [`Backend::enqueue`], whose writes
+/// are durable after the next [`Backend::flush`] (group commit: many enqueues share one).
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// The state directory, for messages and the admin socket beside it.
+    fn dir(&self) -> &Path;
+
+    /// The applied state as the last apply left it.
+    fn applied(&self) -> Result<Applied, StateError>;
+
+    /// Stores `writes` and the audit entry at once, if the serial is still
+    /// `expected_serial` ([`StateError::Stale`] otherwise). Returns the new serial.
+    fn commit(&self, expected_serial: u64, writes: &Writes, draft: &Draft) -> Result<u64, StateError>;
+
+    /// The directory as last synced, if ever.
+    fn directory(&self) -> Result<Option<SyncedDirectory>, StateError>;
+
+    /// Replaces the stored directory in one write.
+    fn replace_directory(&self, synced: &SyncedDirectory) -> Result<(), StateError>;
+
+    /// Where the audit log must end: the serial and the hash of the newest entry.
+    fn audit_head(&self) -> Result<audit::Head, StateError>;
+
+    /// The audit log, oldest first.
+    fn history(&self) -> Result<Vec<AuditEntry>, StateError>;
+
+    /// Queues `alerts`, each behind the ones queued before for its webhook, unless a
+    /// queued or recent alert has the same key. Durable after the next flush.
+    fn enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError>;
+
+    /// Makes every write so far durable.
+    fn flush(&self) -> Result<(), StateError>;
+
+    /// The oldest queued alert of `webhook`.
+    fn next_queued(&self, webhook: &str) -> Result<Option<AlertRecord>, StateError>;
+
+    /// Up to `count` of `webhook`'s queued alerts, oldest first.
+    fn queued_head(&self, webhook: &str, count: usize) -> Result<Vec<AlertRecord>, StateError>;
+
+    /// How many alerts each webhook has queued.
+    fn queued_counts(&self) -> Result<BTreeMap<String, usize>, StateError>;
+
+    /// One alert, in whatever state it is.
+    fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StateError>;
+
+    /// Stores a queued alert's new attempt count, error and next attempt.
+    fn update_alert(&self, record: &AlertRecord) -> Result<(), StateError>;
+
+    /// Takes a delivered or failed alert off its queue (a failed one is kept as a dead
+    /// letter).
+    fn finish_alert(&self, record: &AlertRecord) -> Result<(), StateError>;
+
+    /// Queues a failed alert again as a new alert; the old one is marked `retried_as`.
+    fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError>;
+
+    /// The dead letters, newest first, at most `limit`.
+    fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
+
+    fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError>;
+
+    fn health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
+
+    /// Removes what is past keeping (delivered alerts, old dead letters, expired keys);
+    /// returns how many records went.
+    fn prune(&self, now_ms: u64) -> Result<usize, StateError>;
+}
+
+/// The store as the rest of hookwarden holds it.
+pub type Store = dyn Backend;
+
+impl dyn Backend {
+    /// Opens (creating when missing) the sled state in `dir`, for this process alone.
+    /// `holder` describes this process in the lock file, for whoever finds it locked.
+    pub fn open(dir: &Path, holder: &str) -> Result<Arc<Store>, StateError> {
+        Ok(Arc::new(SledStore::open(dir, holder)?))
+    }
+
+    /// Whether another process holds the state in `dir` (without opening it).
+    pub fn is_held(dir: &Path) -> bool {
+        SledStore::is_held(dir)
+    }
+}
+
+/// The sled store's methods are its own; the trait hands them on.
+macro_rules! delegate {
+    ($($name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        $(fn $name(&self $(, $arg: $ty)*) -> $ret {
+            SledStore::$name(self $(, $arg)*)
+        })*
+    };
+}
+
+impl Backend for SledStore {
+    delegate! {
+        dir(&self) -> &Path;
+        applied(&self) -> Result<Applied, StateError>;
+        commit(&self, expected_serial: u64, writes: &Writes, draft: &Draft) -> Result<u64, StateError>;
+        directory(&self) -> Result<Option<SyncedDirectory>, StateError>;
+        replace_directory(&self, synced: &SyncedDirectory) -> Result<(), StateError>;
+        audit_head(&self) -> Result<audit::Head, StateError>;
+        history(&self) -> Result<Vec<AuditEntry>, StateError>;
+        enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError>;
+        flush(&self) -> Result<(), StateError>;
+        next_queued(&self, webhook: &str) -> Result<Option<AlertRecord>, StateError>;
+        queued_head(&self, webhook: &str, count: usize) -> Result<Vec<AlertRecord>, StateError>;
+        queued_counts(&self) -> Result<BTreeMap<String, usize>, StateError>;
+        alert(&self, id: &str) -> Result<Option<AlertRecord>, StateError>;
+        update_alert(&self, record: &AlertRecord) -> Result<(), StateError>;
+        finish_alert(&self, record: &AlertRecord) -> Result<(), StateError>;
+        retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError>;
+        failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
+        set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError>;
+        health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
+        prune(&self, now_ms: u64) -> Result<usize, StateError>;
+    }
+}
