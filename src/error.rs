@@ -72,8 +72,18 @@ pub enum Error {
     #[error("the Slack directory was never synced")]
     NotSynced,
     #[error("{looked}")]
-    NoState { looked: String },
-    #[error("`{command}` needs the age identity, to compare secrets without storing them in plaintext")]
+    NoState { looked: String, named: bool },
+    #[error("{} changed while updatekeys ran; nothing was written", path.display())]
+    ChangedMeanwhile { path: std::path::PathBuf },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+        /// What the write needed, for the help.
+        needs: &'static str,
+    },
+    #[error("`{command}` needs the age identity, {}", if *command == "updatekeys" { "to open the secrets it re-encrypts" } else { "to compare secrets without storing them in plaintext" })]
     NoIdentity { command: &'static str },
     #[error("`{command}` does not print {format}")]
     FormatUnsupported {
@@ -96,6 +106,8 @@ pub enum Error {
     NoRecipients {
         /// The config file whose `recipients:` were looked for.
         config: std::path::PathBuf,
+        /// Whether `updatekeys` asked, which takes no `-r`.
+        updatekeys: bool,
     },
     #[error("cannot read {}", path.display())]
     Input {
@@ -156,8 +168,9 @@ impl Explain for Error {
             Error::Slack(error) => error.help(),
             Error::Reconcile(error) => error.help(),
             Error::Daemon(error) => error.help(),
-            Error::NoRecipients { config } => Some(format!(
-                "pass -r age1… or -R FILE, or list public keys under `recipients:` in {}{}",
+            Error::NoRecipients { config, updatekeys } => Some(format!(
+                "{}list public keys under `recipients:` in {}{}",
+                if *updatekeys { "" } else { "pass -r age1… or -R FILE, or " },
                 config.display(),
                 if config.exists() { "" } else { " (which does not exist; name another with -c)" }
             )),
@@ -189,9 +202,14 @@ impl Explain for Error {
                 "set HOOKWARDEN_API_TOKEN_FILE to a file that holds the daemon's API token".to_owned()
             }),
             Error::NoToken => Some("set `slack.bot_token` in the file and apply it".to_owned()),
+            Error::NoState { named: true, .. } => {
+                Some("check the path, or run it on the daemon's host (its admin socket) or with --remote".to_owned())
+            }
             Error::NoState { .. } => Some(
                 "run it where the state is, name the state with --state, or run it on the daemon's host (its admin socket) or with --remote".to_owned(),
             ),
+            Error::Write { needs, .. } => Some((*needs).to_owned()),
+            Error::ChangedMeanwhile { .. } => Some("run `hookwarden updatekeys` again on the file as it is now".to_owned()),
             Error::NotSynced => Some("run `hookwarden directory sync` (apply syncs it when the token is set)".to_owned()),
             _ => None,
         }

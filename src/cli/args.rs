@@ -159,7 +159,7 @@ impl Command {
 }
 
 /// The global options each command ignores, by their ids: left out of its help (and of
-/// its nested commands' help), still accepted.
+/// its nested commands' help), still accepted. A nested command is named by its path.
 const IGNORED: &[(&str, &[&str])] = &[
     ("validate", &["state", "remote"]),
     ("encrypt", &["state", "identity", "remote", "format"]),
@@ -167,8 +167,10 @@ const IGNORED: &[(&str, &[&str])] = &[
     ("status", &["config", "identity"]),
     ("history", &["config", "identity"]),
     ("directory", &["config"]),
+    ("directory list", &["identity"]),
+    ("directory resolve", &["identity"]),
     ("daemon", &["remote", "format"]),
-    ("send", &["config", "state", "identity", "remote", "format"]),
+    ("send", &["config", "state", "identity", "remote"]),
     ("alerts", &["config", "state", "identity", "remote"]),
     ("routes", &["state", "identity", "remote"]),
     ("render", &["identity"]),
@@ -191,14 +193,25 @@ impl Cli {
             .collect();
         // A command that has its own copy of a global option is not given the shared one,
         // and its nested commands inherit the copy: a hidden copy leaves it out of help.
-        for (name, ignored) in IGNORED {
-            command = command.mut_subcommand(name, |sub| {
-                globals
-                    .iter()
-                    .filter(|arg| ignored.contains(&arg.get_id().as_str()))
-                    .fold(sub, |sub, arg| sub.arg(arg.clone().hide(true)))
-            });
+        for (path, ignored) in IGNORED {
+            let hidden: Vec<clap::Arg> = globals
+                .iter()
+                .filter(|arg| ignored.contains(&arg.get_id().as_str()))
+                .map(|arg| arg.clone().hide(true))
+                .collect();
+            let names: Vec<&str> = path.split(' ').collect();
+            command = with_hidden(command, &names, &hidden);
         }
         command
+    }
+}
+
+/// `command` with the nested command at `path` given `hidden`.
+fn with_hidden(command: clap::Command, path: &[&str], hidden: &[clap::Arg]) -> clap::Command {
+    match path {
+        [] => hidden
+            .iter()
+            .fold(command, |command, arg| command.arg(arg.clone())),
+        [name, rest @ ..] => command.mut_subcommand(name, |sub| with_hidden(sub, rest, hidden)),
     }
 }

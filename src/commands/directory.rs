@@ -64,6 +64,7 @@ fn stored(ctx: &Context<'_>, command: &str) -> Result<Directory, Error> {
     let Some(store) = ctx.open_existing_store(command)? else {
         return Err(Error::NoState {
             looked: ctx.no_state(),
+            named: ctx.state_named,
         });
     };
     store.directory()?.map(|s| s.directory).ok_or(Error::NotSynced)

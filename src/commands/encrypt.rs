@@ -68,6 +68,7 @@ fn recipients(ctx: &Context<'_>, args: &EncryptArgs) -> Result<Recipients, Error
     if recipients.is_empty() {
         return Err(Error::NoRecipients {
             config: ctx.config.clone(),
+            updatekeys: false,
         });
     }
     Ok(recipients)

@@ -20,7 +20,10 @@ pub fn run(ctx: &mut Context<'_>, args: &HistoryArgs) -> Result<Exit, Error> {
     super::no_markdown(ctx, "history")?;
     let Some(store) = ctx.open_existing_store("history")? else {
         let shown = match ctx.format {
-            Format::Json => "[]\n".to_owned(),
+            Format::Json => {
+                ctx.note(&format!("note: {}\n", ctx.no_state()));
+                "[]\n".to_owned()
+            }
             _ => format!("No applies yet: {}.\n", ctx.no_state()),
         };
         ctx.print(&shown)?;

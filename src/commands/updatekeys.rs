@@ -54,6 +54,7 @@ pub fn run(ctx: &mut Context<'_>, args: &UpdatekeysArgs) -> Result<Exit, Error> 
     if recipients.is_empty() {
         return Err(Error::NoRecipients {
             config: ctx.config.clone(),
+            updatekeys: true,
         });
     }
     let changes = changes(&config, &recipients, args.all);
@@ -64,8 +65,9 @@ pub fn run(ctx: &mut Context<'_>, args: &UpdatekeysArgs) -> Result<Exit, Error> 
             print_json(ctx, &file, &recipients, &[], false)?;
         } else {
             ctx.print(&format!(
-                "Every secret in {file} is encrypted to the {} of `recipients:`; nothing to update.\n",
-                count(recipients.names().len(), "recipient")
+                "Nothing to update: every secret in {file} is encrypted to as many keys as `recipients:` lists ({}).\n\
+                 A header names SSH keys but not X25519 ones: after replacing a key with another, run `hookwarden updatekeys --all`.\n",
+                recipients.names().len()
             ))?;
         }
         return Ok(Exit::Success);
@@ -94,9 +96,16 @@ pub fn run(ctx: &mut Context<'_>, args: &UpdatekeysArgs) -> Result<Exit, Error> 
         confirm(ctx, listed.len())?;
     }
     let text = config::replace_secrets(&config, &replacements).map_err(ConfigError::Invalid)?;
-    write_in_place(&ctx.config, &text).map_err(|source| Error::Input {
+    // The file may have changed while we asked: an edit made meanwhile is not lost.
+    if config::read(&ctx.config).map(|now| config::digest(&now)).ok() != Some(config.digest.clone()) {
+        return Err(Error::ChangedMeanwhile {
+            path: ctx.config.clone(),
+        });
+    }
+    write_in_place(&ctx.config, &text).map_err(|source| Error::Write {
         path: ctx.config.clone(),
         source,
+        needs: "updatekeys writes a new file beside it and renames it over the old one: it needs write access to the file's directory",
     })?;
     if json {
         print_json(ctx, &file, &recipients, &listed, true)?;
@@ -141,9 +150,9 @@ fn count(n: usize, what: &str) -> String {
 
 fn list(file: &str, recipients: &Recipients, changes: &[Change]) -> String {
     let mut text = format!(
-        "{} in {file} will be re-encrypted to the {} of `recipients:`:\n",
+        "{} in {file} need re-encrypting to the keys under `recipients:` ({}):\n",
         count(changes.len(), "secret"),
-        count(recipients.names().len(), "recipient")
+        recipients.names().len()
     );
     for change in changes {
         text.push_str(&format!(
@@ -193,17 +202,22 @@ fn print_json(
     ctx.print(&format!("{json}\n"))
 }
 
-/// Replaces the file's content at once: a new file beside it, with its permissions,
-/// flushed, then renamed over it. A symlinked file is written where the link points.
+/// Replaces the file's content at once: a new file beside it, with its owner, group and
+/// mode, flushed, then renamed over it. A symlinked file is written where the link
+/// points; another hard link to it keeps the old content.
 fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let target = std::fs::canonicalize(path)?;
-    let mode = std::fs::metadata(&target)?.permissions().mode();
+    let old = std::fs::metadata(&target)?;
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary = target.with_file_name(format!(".{name}.updatekeys-{}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let temporary = target.with_file_name(format!(".{name}.updatekeys-{}-{nanos}", std::process::id()));
     let written = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -211,8 +225,21 @@ fn write_in_place(path: &Path, text: &str) -> std::io::Result<()> {
             .mode(0o600)
             .open(&temporary)?;
         file.write_all(text.as_bytes())?;
-        // The old file's mode, whatever the umask.
-        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+        // The old file's owner, group and mode, whatever the umask: a daemon that reads
+        // it through its group still can.
+        if (old.uid(), old.gid())
+            != (
+                rustix::process::geteuid().as_raw(),
+                rustix::process::getegid().as_raw(),
+            )
+        {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(old.uid())),
+                Some(rustix::fs::Gid::from_raw(old.gid())),
+            )?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))?;
         file.sync_all()?;
         std::fs::rename(&temporary, &target)
     })();

@@ -21,20 +21,21 @@ pub fn replace_secrets(config: &Config, replacements: &[(&Sealed, String)]) -> R
         problems,
     };
     let mut lines: Vec<String> = config.text.split_inclusive('\n').map(str::to_owned).collect();
-    // From the bottom up, so that a block of another length leaves the lines above it
-    // where they were.
+    // From the end back, so that a block of another length, or a quoted string on the
+    // same line, leaves the ones before it where they were.
     let mut ordered: Vec<&(&Sealed, String)> = replacements.iter().collect();
-    ordered.sort_by_key(|(sealed, _)| std::cmp::Reverse(sealed.at.line));
+    ordered.sort_by_key(|(sealed, _)| std::cmp::Reverse((sealed.at.line, sealed.at.column)));
     let mut problems = Vec::new();
-    let mut done = Vec::new();
+    let mut written: Vec<(&Sealed, &str)> = Vec::new();
     for (sealed, armored) in ordered {
         // A secret shared through a YAML alias is written once, and rewritten once.
-        if done.contains(&sealed.at) {
+        if written.iter().any(|(done, _)| done.at == sealed.at) {
             continue;
         }
-        done.push(sealed.at);
-        if let Err(problem) = replace_one(&mut lines, sealed, armored) {
-            problems.push(problem);
+        match replace_one(&mut lines, sealed, armored) {
+            Ok(Replaced::Written) => written.push((sealed, armored)),
+            Ok(Replaced::Alias) => {}
+            Err(problem) => problems.push(problem),
         }
     }
     if !problems.is_empty() {
@@ -42,11 +43,17 @@ pub fn replace_secrets(config: &Config, replacements: &[(&Sealed, String)]) -> R
         return Err(report(problems));
     }
     let text = lines.concat();
-    read_back(config, &text, replacements).map_err(|problem| report(vec![problem]))?;
+    read_back(config, &text, &written).map_err(|problem| report(vec![problem]))?;
     Ok(text)
 }
 
-fn replace_one(lines: &mut Vec<String>, sealed: &Sealed, armored: &str) -> Result<(), Problem> {
+enum Replaced {
+    Written,
+    /// `age: *name`: the anchor's block is rewritten, and this follows it.
+    Alias,
+}
+
+fn replace_one(lines: &mut Vec<String>, sealed: &Sealed, armored: &str) -> Result<Replaced, Problem> {
     let unsupported = || {
         Problem::new(
             "unsupported-secret-form",
@@ -61,16 +68,27 @@ fn replace_one(lines: &mut Vec<String>, sealed: &Sealed, armored: &str) -> Resul
     let key_line = sealed.at.line.checked_sub(1).ok_or_else(unsupported)?;
     let line = lines.get(key_line).ok_or_else(unsupported)?;
     let after_key = after_colon(line, sealed.at).ok_or_else(unsupported)?;
-    let value = line[after_key..].trim_start();
+    let mut value = line[after_key..].trim_start();
+    if value.starts_with('*') {
+        return Ok(Replaced::Alias);
+    }
+    // An anchor on the value itself: `age: &name |`.
+    if value.starts_with('&') {
+        value = value
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, rest)| rest.trim_start());
+    }
     if value.starts_with('|') {
-        return replace_block(lines, key_line, armored).ok_or_else(unsupported);
+        return replace_block(lines, key_line, armored)
+            .map(|()| Replaced::Written)
+            .ok_or_else(unsupported);
     }
     if value.starts_with('"') {
         let start = line.len() - value.len();
         let end = closing_quote(value).ok_or_else(unsupported)? + start;
         let quoted = format!("\"{}\"", armored.replace('\n', "\\n"));
         lines[key_line].replace_range(start..=end, &quoted);
-        return Ok(());
+        return Ok(Replaced::Written);
     }
     Err(unsupported())
 }
@@ -140,8 +158,9 @@ fn closing_quote(value: &str) -> Option<usize> {
     None
 }
 
-/// The rewritten file must read as `config` does but for the new ciphertexts.
-fn read_back(config: &Config, text: &str, replacements: &[(&Sealed, String)]) -> Result<(), Problem> {
+/// The rewritten file must read as `config` does but for the new ciphertexts: a secret
+/// written anew holds its new block, one that shared its old block (an alias) too.
+fn read_back(config: &Config, text: &str, written: &[(&Sealed, &str)]) -> Result<(), Problem> {
     let failed = || {
         Problem::new(
             "rewrite-failed",
@@ -151,10 +170,11 @@ fn read_back(config: &Config, text: &str, replacements: &[(&Sealed, String)]) ->
         .help("write each secret as the `age: |` block that `hookwarden encrypt --yaml` prints, then run this again")
     };
     let new = super::parse(&config.file, text).map_err(|_| failed())?;
-    // What each secret must now hold; those an alias shares, the one block written.
-    let written = |at: Position| replacements.iter().find(|(old, _)| old.at == at);
     let expected = |sealed: &Sealed| {
-        written(sealed.at)
+        written
+            .iter()
+            .find(|(old, _)| old.at == sealed.at)
+            .or_else(|| written.iter().find(|(old, _)| old.armored == sealed.armored))
             .map_or(sealed.armored.trim(), |(_, armored)| armored.trim())
             .to_owned()
     };

@@ -64,6 +64,9 @@ pub(super) fn admin_sockets(
         .chain(sockets.runtime_dir.as_ref().map(|dir| dir.join(SOCKET)));
     for socket in paths {
         let listener = bind_private(&socket, sockets.group.as_ref())?;
+        let inode = std::fs::symlink_metadata(&socket)
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
         let app = server::router(app_state(ctx, None, Some(admin_access(ctx, None))));
         let stop = cancel.clone();
         tasks.spawn(async move {
@@ -77,7 +80,7 @@ pub(super) fn admin_sockets(
             if let Err(error) = until(Listener::Unix(listener), app, limits, &stop, refused).await {
                 tracing::error!(%error, "the admin socket failed");
             }
-            let _ = std::fs::remove_file(&socket);
+            remove_own(&socket, inode);
         });
     }
     Ok(())
@@ -90,22 +93,39 @@ fn bind_private(path: &Path, group: Option<&(String, u32)>) -> Result<tokio::net
         address: path.display().to_string(),
         source,
     };
+    // A socket another daemon still answers on is its: not replaced.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "another hookwarden daemon listens on it",
+        )));
+    }
     let _ = std::fs::remove_file(path);
     let listener = tokio::net::UnixListener::bind(path).map_err(failed)?;
-    let mode = if let Some((name, gid)) = group {
-        rustix::fs::chown(path, None, Some(rustix::fs::Gid::from_raw(*gid))).map_err(|errno| {
-            DaemonError::AdminGroup {
+    let given = match group {
+        Some((name, gid)) => rustix::fs::chown(path, None, Some(rustix::fs::Gid::from_raw(*gid)))
+            .map(|()| 0o660)
+            .map_err(|errno| DaemonError::AdminGroup {
                 socket: path.display().to_string(),
                 group: name.clone(),
                 source: errno.into(),
-            }
-        })?;
-        0o660
-    } else {
-        0o600
+            }),
+        None => Ok(0o600),
     };
+    let mode = given.inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(failed)?;
     Ok(listener)
+}
+
+/// Removes the socket at `path` if it is still the one bound as `inode`, not another
+/// daemon's since.
+fn remove_own(path: &Path, inode: Option<u64>) {
+    use std::os::unix::fs::MetadataExt as _;
+    if inode.is_some() && std::fs::symlink_metadata(path).ok().map(|m| m.ino()) == inode {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Runs commands for others with the daemon's state and identity, then reloads what

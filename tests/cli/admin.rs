@@ -338,3 +338,35 @@ fn a_socket_left_by_a_stopped_daemon_says_so() {
     run.code(1);
     assert!(run.stderr.contains("no daemon listens on it"), "{}", run.stderr);
 }
+
+#[test]
+fn a_second_daemon_does_not_take_a_live_daemon_s_runtime_socket() {
+    let test = applied();
+    std::fs::create_dir(test.path("run")).expect("mkdir");
+    let run_dir = test.path("run").display().to_string();
+    let test = test.env("RUNTIME_DIRECTORY", &run_dir);
+    let _first = Daemon::start(&test, &["--periodic", "1h"]);
+    let second = test.exec(&[
+        "daemon",
+        "--state",
+        "second",
+        "--listen",
+        "127.0.0.1:0",
+        "--periodic",
+        "1h",
+    ]);
+    second.code(1);
+    assert!(
+        second.stderr.contains("another hookwarden daemon listens on it"),
+        "{}",
+        second.stderr
+    );
+    let socket = test.path("run/admin.sock");
+    let run = elsewhere(&test, &["status"], &[("HOOKWARDEN_ADMIN_SOCKET", &socket)]);
+    run.code(0);
+    assert!(
+        run.stdout.contains("ops"),
+        "the first daemon still answers: {}",
+        run.stdout
+    );
+}

@@ -76,9 +76,12 @@ fn each_command_lists_only_the_global_options_it_uses_and_accepts_them_all() {
             .unwrap_or_default()
     };
     let send = global(&["send", "-h"]);
-    for ignored in ["--state", "--identity", "--remote", "--config", "--format"] {
+    for ignored in ["--state", "--identity", "--remote", "--config"] {
         assert!(!send.contains(ignored), "send lists {ignored}:\n{send}");
     }
+    assert!(send.contains("--format"), "send prints JSON with it:\n{send}");
+    let list = global(&["directory", "list", "-h"]);
+    assert!(list.contains("--state") && !list.contains("--identity"), "{list}");
     let status = global(&["status", "-h"]);
     assert!(
         status.contains("--state") && status.contains("--remote"),

@@ -102,7 +102,7 @@ fn a_new_recipient_gets_every_secret_and_the_layout_is_kept() {
     run.code(1).no_secrets();
     assert!(
         run.stdout
-            .contains("3 secrets in hookwarden.yaml will be re-encrypted to the 2 recipients"),
+            .contains("3 secrets in hookwarden.yaml need re-encrypting to the keys under `recipients:` (2)"),
         "{}",
         run.stdout
     );
@@ -178,7 +178,12 @@ fn after_an_update_every_key_opens_it_and_a_removed_key_no_longer_does() {
     // A second run has nothing to do and writes nothing.
     let run = test.exec(&["updatekeys", "--identity", "identity.txt", "--yes"]);
     run.code(0);
-    assert!(run.stdout.contains("nothing to update"), "{}", run.stdout);
+    assert!(run.stdout.starts_with("Nothing to update"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("updatekeys --all"),
+        "a replaced key needs --all: {}",
+        run.stdout
+    );
     assert_eq!(
         std::fs::read_to_string(test.path("hookwarden.yaml")).expect("file"),
         after
@@ -298,4 +303,114 @@ fn on_a_terminal_it_asks_first() {
     let shown = test.on_terminal(&args, b"y\n").expect("script is there");
     assert!(shown.contains("Updated 3 secrets"), "{shown}");
     test.exec(&["validate", "--identity", "host.txt"]).code(0);
+}
+
+#[test]
+fn secrets_on_one_line_and_anchored_scalars_are_each_rewritten() {
+    let test = Test::new();
+    let host = second_key(&test, "host.txt");
+    let file = format!(
+        "version: 1\nrecipients: [{}, {host}]\nwebhooks: [{{name: A, url: {}}}, {{name: B, url: {}}}]\n",
+        test.recipient(),
+        test.sealed(URL_OPS),
+        test.sealed(URL_GOV),
+    );
+    test.write("hookwarden.yaml", &file);
+    test.exec(&["updatekeys", "--identity", "identity.txt", "--yes"])
+        .code(0)
+        .no_secrets();
+    let after = std::fs::read_to_string(test.path("hookwarden.yaml")).expect("file");
+    assert_eq!(layout(&after), layout(&file));
+    test.exec(&["validate", "--identity", "host.txt"]).code(0);
+
+    let anchored = format!(
+        "version: 1\nrecipients: [{}, {host}]\nwebhooks:\n  - name: A\n    url:\n      age: &shared |\n{}  - name: B\n    url:\n      age: *shared\n",
+        test.recipient(),
+        block(&test, URL_OPS, "        "),
+    );
+    test.write("hookwarden.yaml", &anchored);
+    let run = test.exec(&["updatekeys", "--identity", "identity.txt", "--yes"]);
+    run.code(0).no_secrets();
+    let after = std::fs::read_to_string(test.path("hookwarden.yaml")).expect("file");
+    assert_eq!(layout(&after), layout(&anchored));
+    assert!(after.contains("age: *shared"), "{after}");
+    test.exec(&["validate", "--identity", "host.txt"]).code(0);
+}
+
+#[test]
+fn the_rewrite_keeps_the_owner_group_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("skipped: giving a file to another owner needs root");
+        return;
+    }
+    let test = Test::new();
+    let host = second_key(&test, "host.txt");
+    test.write("hookwarden.yaml", &file_with_extra_recipient(&test, &host));
+    let path = test.path("hookwarden.yaml");
+    rustix::fs::chown(
+        &path,
+        Some(rustix::fs::Uid::from_raw(65534)),
+        Some(rustix::fs::Gid::from_raw(65534)),
+    )
+    .expect("chown");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    test.exec(&["updatekeys", "--identity", "identity.txt", "--yes"])
+        .code(0);
+    let meta = std::fs::metadata(&path).expect("the file");
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (65534, 65534, 0o640)
+    );
+}
+
+#[test]
+fn an_edit_made_while_it_asks_is_not_lost() {
+    use std::io::{Read as _, Write as _};
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "script (util-linux) is required in CI"
+        );
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let test = Test::new();
+    let host = second_key(&test, "host.txt");
+    test.write("hookwarden.yaml", &file_with_extra_recipient(&test, &host));
+    let binary = assert_cmd::cargo::cargo_bin!("hookwarden");
+    let line = format!("{} updatekeys --identity identity.txt", binary.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(test.path(""))
+        .env("HOME", test.path(""))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut shown = Vec::new();
+    let mut byte = [0; 1];
+    while !String::from_utf8_lossy(&shown).contains("[y/N]") {
+        assert_eq!(stdout.read(&mut byte).expect("reads"), 1, "ended before asking");
+        shown.push(byte[0]);
+    }
+    // Someone edits the file while the question waits.
+    let edited = std::fs::read_to_string(test.path("hookwarden.yaml"))
+        .expect("file")
+        .replace("name: Ops", "name: Operations");
+    test.write("hookwarden.yaml", &edited);
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"y\n").expect("type");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("reads");
+    child.wait().expect("ends");
+    assert!(
+        rest.contains("changed while updatekeys ran; nothing was written"),
+        "{rest}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path("hookwarden.yaml")).expect("file"),
+        edited
+    );
 }
