@@ -14,6 +14,7 @@ use crate::commands::history::HistoryArgs;
 use crate::commands::plan::PlanArgs;
 use crate::commands::render::RenderArgs;
 use crate::commands::routes::RoutesCommand;
+use crate::commands::store::StoreCommand;
 use crate::commands::updatekeys::UpdatekeysArgs;
 use crate::render::Format;
 
@@ -47,6 +48,11 @@ pub struct Global {
     #[arg(long, global = true, env = "HOOKWARDEN_STATE_DIR", value_name = "DIR")]
     pub state: Option<PathBuf>,
 
+    /// The store: sled:DIR (the default, in the state directory) or postgres://USER@HOST/DB
+    /// (password from the URL, PGPASSWORD, ~/.pgpass or HOOKWARDEN_STORE_PASSWORD_FILE).
+    #[arg(long, global = true, env = "HOOKWARDEN_STORE", value_name = "URL", value_parser = store_url)]
+    pub store: Option<String>,
+
     /// age identity file. Without it: HOOKWARDEN_AGE_KEY (the key itself),
     /// HOOKWARDEN_IDENTITY (a path), $CREDENTIALS_DIRECTORY/age-identity, then
     /// ~/.config/hookwarden/identity.txt.
@@ -78,7 +84,14 @@ impl Global {
     /// Whether a state directory was named (`--state`, `HOOKWARDEN_STATE_DIR`, systemd's
     /// `$STATE_DIRECTORY`), rather than the working directory's `.hookwarden` assumed.
     pub fn state_named(&self) -> bool {
-        self.state.is_some() || std::env::var_os("STATE_DIRECTORY").is_some_and(|d| !d.is_empty())
+        self.store.is_some()
+            || self.state.is_some()
+            || std::env::var_os("STATE_DIRECTORY").is_some_and(|d| !d.is_empty())
+    }
+
+    /// The PostgreSQL store's URL, when `--store` names one.
+    pub fn postgres(&self) -> Option<&str> {
+        self.store.as_deref().filter(|s| !s.starts_with("sled:"))
     }
 
     /// `--state`/`HOOKWARDEN_STATE_DIR`, else systemd's `$STATE_DIRECTORY` (its first
@@ -89,8 +102,12 @@ impl Global {
             let first = dirs.to_str()?.split(':').next()?.to_owned();
             (!first.is_empty()).then(|| PathBuf::from(first))
         };
-        self.state
-            .clone()
+        let sled = self
+            .store
+            .as_deref()
+            .and_then(|s| s.strip_prefix("sled:"))
+            .map(PathBuf::from);
+        sled.or_else(|| self.state.clone())
             .or_else(systemd)
             .unwrap_or_else(|| PathBuf::from(".hookwarden"))
     }
@@ -128,6 +145,9 @@ pub enum Command {
     Routes(RoutesCommand),
     /// Print the Slack messages a notification or alert would become, sending nothing.
     Render(RenderArgs),
+    /// The store's schema: `store migrate`.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the JSON Schema of the desired-state file.
     Schema,
     /// Print a shell completion script.
@@ -161,25 +181,46 @@ impl Command {
 /// The global options each command ignores, by their ids: left out of its help (and of
 /// its nested commands' help), still accepted. A nested command is named by its path.
 const IGNORED: &[(&str, &[&str])] = &[
-    ("validate", &["state", "remote"]),
-    ("encrypt", &["state", "identity", "remote", "format"]),
-    ("updatekeys", &["state", "remote"]),
+    ("validate", &["state", "store", "remote"]),
+    ("encrypt", &["state", "store", "identity", "remote", "format"]),
+    ("updatekeys", &["state", "store", "remote"]),
     ("status", &["config", "identity"]),
     ("history", &["config", "identity"]),
     ("directory", &["config"]),
     ("directory list", &["identity"]),
     ("directory resolve", &["identity"]),
     ("daemon", &["remote", "format"]),
-    ("send", &["config", "state", "identity", "remote"]),
-    ("alerts", &["config", "state", "identity", "remote"]),
-    ("routes", &["state", "identity", "remote"]),
+    ("send", &["config", "state", "store", "identity", "remote"]),
+    ("alerts", &["config", "state", "store", "identity", "remote"]),
+    ("routes", &["state", "store", "identity", "remote"]),
     ("render", &["identity"]),
+    ("store", &["config", "state", "identity", "remote", "format"]),
     ("schema", GLOBALS),
     ("completions", GLOBALS),
     ("man", GLOBALS),
 ];
 
-const GLOBALS: &[&str] = &["config", "state", "identity", "remote", "log_format", "format"];
+const GLOBALS: &[&str] = &[
+    "config",
+    "state",
+    "store",
+    "identity",
+    "remote",
+    "log_format",
+    "format",
+];
+
+/// `sled:DIR` or a `postgres://` URL.
+fn store_url(arg: &str) -> Result<String, String> {
+    if arg.strip_prefix("sled:").is_some_and(|dir| !dir.is_empty())
+        || arg.starts_with("postgres://")
+        || arg.starts_with("postgresql://")
+    {
+        Ok(arg.to_owned())
+    } else {
+        Err("expected sled:DIR or postgres://USER@HOST/DB".to_owned())
+    }
+}
 
 impl Cli {
     /// The command line as help, man pages and completions show it: each command lists

@@ -22,6 +22,7 @@ pub(super) fn local(cli: &Cli) -> Result<Exit, Error> {
         config: cli.global.config.clone(),
         state_dir: cli.global.state_dir(),
         state_named: cli.global.state_named(),
+        postgres: cli.global.postgres().map(str::to_owned),
         identity: cli.global.identity.clone(),
         format: cli.global.format,
         actor: crate::actor::local(),
@@ -54,6 +55,7 @@ pub fn execute(request: Request, lent: Lent) -> Response {
         config: request.config,
         state_dir: lent.store.dir().to_owned(),
         state_named: true,
+        postgres: None,
         identity: None,
         format: request.format,
         actor: crate::actor::forwarded(request.actor.as_deref(), lent.via),
@@ -92,7 +94,7 @@ pub fn execute(request: Request, lent: Lent) -> Response {
 
 fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Result<Exit, Error> {
     use commands::{
-        alerts, apply, daemon, directory, encrypt, history, plan, render, routes, status, updatekeys,
+        alerts, apply, daemon, directory, encrypt, history, plan, render, routes, status, store, updatekeys,
         validate,
     };
     match command {
@@ -109,6 +111,7 @@ fn run_in(command: &Command, ctx: &mut Context<'_>, stdin: &mut dyn Read) -> Res
         Command::Alerts(command) => alerts::alerts(ctx, command),
         Command::Routes(command) => routes::run(ctx, command),
         Command::Render(args) => render::run(ctx, args),
+        Command::Store(command) => store::run(ctx, command),
         Command::Schema => {
             let schema =
                 serde_json::to_string_pretty(&crate::config::raw::schema()).expect("a schema serializes");
@@ -171,6 +174,9 @@ The desired\-state file (\fB\-c\fR).
 .TP
 \fBHOOKWARDEN_STATE_DIR\fR, \fBSTATE_DIRECTORY\fR
 The state directory (\fB\-\-state\fR; systemd's, else .hookwarden).
+.TP
+\fBHOOKWARDEN_STORE\fR, \fBHOOKWARDEN_STORE_PASSWORD_FILE\fR, \fBPGPASSWORD\fR
+The store (\fB\-\-store\fR: sled:DIR or postgres://USER@HOST/DB) and the PostgreSQL password.
 .TP
 \fBHOOKWARDEN_AGE_KEY\fR, \fBHOOKWARDEN_IDENTITY\fR, \fBCREDENTIALS_DIRECTORY\fR
 The age identity: the key itself, a path, or systemd's credential \fBage\-identity\fR; else ~/.config/hookwarden/identity.txt.

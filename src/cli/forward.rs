@@ -39,6 +39,10 @@ pub(super) fn route(global: &Global) -> Option<Via> {
     if let Some(url) = &global.remote {
         return Some(Via::Remote(url.clone()));
     }
+    // A shared database is used directly: every host and CI reach it the same way.
+    if global.postgres().is_some() {
+        return None;
+    }
     let dir = global.state_dir();
     if global.state_named() || dir.exists() {
         let socket = dir.join(SOCKET);

@@ -25,6 +25,8 @@ pub struct Context<'a> {
     pub state_dir: PathBuf,
     /// Whether `state_dir` was named, rather than the working directory's assumed.
     pub state_named: bool,
+    /// `--store postgres://…`: the PostgreSQL store instead of sled in `state_dir`.
+    pub postgres: Option<String>,
     /// `--identity`; the rest of the search is the environment's.
     pub identity: Option<PathBuf>,
     pub format: Format,
@@ -180,6 +182,11 @@ impl Context<'_> {
         if let Some(lent) = &self.lent {
             return Ok(lent.store.clone());
         }
+        if let Some(url) = &self.postgres {
+            let password = std::env::var_os("HOOKWARDEN_STORE_PASSWORD_FILE").map(PathBuf::from);
+            let store = crate::state::PgStore::open(url, password.as_deref(), &self.state_dir)?;
+            return Ok(Arc::new(store));
+        }
         let holder = format!("pid {}, {}, hookwarden {command}", std::process::id(), self.actor);
         Ok(Store::open(&self.state_dir, &holder)?)
     }
@@ -187,7 +194,7 @@ impl Context<'_> {
     /// The state for a command that only reads it: `None` when there is none yet, so
     /// that a mistyped `--state` does not leave an empty state behind.
     pub fn open_existing_store(&self, command: &str) -> Result<Option<Arc<Store>>, Error> {
-        if self.lent.is_some() || self.state_dir.exists() {
+        if self.lent.is_some() || self.postgres.is_some() || self.state_dir.exists() {
             self.open_store(command).map(Some)
         } else {
             Ok(None)

@@ -13,6 +13,7 @@ pub mod render;
 pub mod routes;
 mod slack;
 pub mod status;
+pub mod store;
 mod table;
 pub mod updatekeys;
 pub mod validate;

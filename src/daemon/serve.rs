@@ -63,6 +63,21 @@ pub(super) fn admin_sockets(
     let paths = std::iter::once(ctx.store.dir().join(SOCKET))
         .chain(sockets.runtime_dir.as_ref().map(|dir| dir.join(SOCKET)));
     for socket in paths {
+        // A PostgreSQL store's daemon has no state directory of its own until now.
+        if let Some(dir) = socket
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| DaemonError::Listen {
+                    address: socket.display().to_string(),
+                    source,
+                })?;
+        }
         let listener = bind_private(&socket, sockets.group.as_ref())?;
         let inode = std::fs::symlink_metadata(&socket)
             .ok()

@@ -17,6 +17,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The state directory, for messages and the admin socket beside it.
     fn dir(&self) -> &Path;
 
+    /// Makes this process the one that delivers the outbox, or says who is. The sled
+    /// store is one process's already.
+    fn claim_delivery(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+
     /// The applied state as the last apply left it.
     fn applied(&self) -> Result<Applied, StateError>;
 

@@ -7,8 +7,11 @@ mod alerts;
 pub mod audit;
 mod backend;
 mod outbox;
+mod postgres;
 mod records;
 mod sled_store;
+#[cfg(test)]
+mod store_tests;
 
 use std::path::PathBuf;
 
@@ -17,6 +20,7 @@ pub use backend::{Backend, Store};
 pub use outbox::{
     AlertRecord, AlertStatus, DEDUP_WINDOW_MS, DigestRef, Enqueued, Health, HealthState, NewAlert,
 };
+pub use postgres::{PgStore, shown_url};
 pub use records::{
     Applied, AppliedToken, AppliedWebhook, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite, Writes,
 };
@@ -68,6 +72,8 @@ pub enum StateError {
     },
     #[error("cannot write the state to disk: {reason}")]
     Unflushed { reason: String, full: bool },
+    #[error("the PostgreSQL store {store}: {reason}")]
+    Database { store: String, reason: String },
 }
 
 impl StateError {
@@ -87,6 +93,9 @@ impl StateError {
     /// Whether the state could not be written (or read) just now, as opposed to a
     /// state that is wrong.
     pub fn is_io(&self) -> bool {
-        matches!(self, StateError::Io { .. } | StateError::Unflushed { .. })
+        matches!(
+            self,
+            StateError::Io { .. } | StateError::Unflushed { .. } | StateError::Database { .. }
+        )
     }
 }

@@ -2,10 +2,15 @@
 
 use super::*;
 
-fn store() -> (tempfile::TempDir, SledStore) {
+fn sled_store() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SledStore::open(&dir.path().join("state"), "test").expect("opens");
     (dir, store)
+}
+
+/// Each test runs on every store: sled, and PostgreSQL when it is installed.
+fn stores() -> Vec<(tempfile::TempDir, std::sync::Arc<crate::state::Store>)> {
+    super::super::store_tests::stores()
 }
 
 fn alert(webhook: &str, text: &str) -> NewAlert {
@@ -18,66 +23,64 @@ fn alert(webhook: &str, text: &str) -> NewAlert {
 
 #[test]
 fn alerts_leave_each_queue_in_order() {
-    let (_dir, store) = store();
-    store
-        .enqueue(vec![alert("ops", "1"), alert("gov", "a"), alert("ops", "2")], 0)
-        .expect("queued");
-    for text in ["1", "2"] {
-        let mut next = store.next_queued("ops").expect("reads").expect("queued");
-        assert_eq!(next.payload["text"], text);
-        next.status = AlertStatus::Delivered;
-        store.finish_alert(&next).expect("finishes");
+    for (_dir, store) in stores() {
+        store
+            .enqueue(vec![alert("ops", "1"), alert("gov", "a"), alert("ops", "2")], 0)
+            .expect("queued");
+        for text in ["1", "2"] {
+            let mut next = store.next_queued("ops").expect("reads").expect("queued");
+            assert_eq!(next.payload["text"], text);
+            next.status = AlertStatus::Delivered;
+            store.finish_alert(&next).expect("finishes");
+        }
+        assert_eq!(store.next_queued("ops").expect("reads"), None);
+        assert_eq!(
+            store.next_queued("gov").expect("reads").expect("queued").payload["text"],
+            "a"
+        );
     }
-    assert_eq!(store.next_queued("ops").expect("reads"), None);
-    assert_eq!(
-        store.next_queued("gov").expect("reads").expect("queued").payload["text"],
-        "a"
-    );
 }
 
-/// A crash after a finished alert's record was written but before it left its
-/// queue: it is not sent again, and a failed one is still listed as failed.
 #[test]
 fn a_finished_alert_left_in_its_queue_is_cleared_not_resent() {
-    let (_dir, store) = store();
-    let queued = store
-        .enqueue(
-            vec![
-                alert("ops", "delivered"),
-                alert("ops", "failed"),
-                alert("ops", "next"),
-            ],
-            0,
-        )
-        .expect("queued");
-    let mut delivered = queued[0].record.clone();
-    delivered.status = AlertStatus::Delivered;
-    store.update_alert(&delivered).expect("written");
-    let mut failed = queued[1].record.clone();
-    failed.status = AlertStatus::Failed;
-    store.update_alert(&failed).expect("written");
+    for (_dir, store) in stores() {
+        let queued = store
+            .enqueue(
+                vec![
+                    alert("ops", "delivered"),
+                    alert("ops", "failed"),
+                    alert("ops", "next"),
+                ],
+                0,
+            )
+            .expect("queued");
+        let mut delivered = queued[0].record.clone();
+        delivered.status = AlertStatus::Delivered;
+        store.update_alert(&delivered).expect("written");
+        let mut failed = queued[1].record.clone();
+        failed.status = AlertStatus::Failed;
+        store.update_alert(&failed).expect("written");
 
-    assert_eq!(
-        store.queued_counts().expect("counts")["ops"],
-        1,
-        "what the daemon counts at start"
-    );
-    let next = store.next_queued("ops").expect("reads").expect("queued");
-    assert_eq!(next.payload["text"], "next");
-    let dead: Vec<String> = store
-        .failed_alerts(10)
-        .expect("lists")
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    assert_eq!(dead, [failed.id]);
+        assert_eq!(
+            store.queued_counts().expect("counts")["ops"],
+            1,
+            "what the daemon counts at start"
+        );
+        let next = store.next_queued("ops").expect("reads").expect("queued");
+        assert_eq!(next.payload["text"], "next");
+        let dead: Vec<String> = store
+            .failed_alerts(10)
+            .expect("lists")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(dead, [failed.id]);
+    }
 }
 
-/// A crash between an alert's two writes, before its acknowledgement, leaves a record
-/// nothing points to; prune forgets it, and never a queued alert.
 #[test]
 fn prune_forgets_a_record_left_without_its_queue_entry() {
-    let (_dir, store) = store();
+    let (_dir, store) = sled_store();
     let queued = store
         .enqueue(vec![alert("ops", "orphan"), alert("ops", "waiting")], 0)
         .expect("queued");
@@ -91,50 +94,53 @@ fn prune_forgets_a_record_left_without_its_queue_entry() {
 
 #[test]
 fn a_key_returns_the_earlier_alert_also_within_one_batch() {
-    let (_dir, store) = store();
-    let keyed = || NewAlert {
-        key: Some("k".into()),
-        ..alert("ops", "once")
-    };
-    let first = store.enqueue(vec![keyed(), keyed()], 0).expect("queued");
-    assert!(!first[0].duplicate && first[1].duplicate);
-    assert_eq!(first[1].record.id, first[0].record.id);
-    let later = store.enqueue(vec![keyed()], 1000).expect("queued");
-    assert!(later[0].duplicate);
-    assert_eq!(store.queued_counts().expect("counts")["ops"], 1);
+    for (_dir, store) in stores() {
+        let keyed = || NewAlert {
+            key: Some("k".into()),
+            ..alert("ops", "once")
+        };
+        let first = store.enqueue(vec![keyed(), keyed()], 0).expect("queued");
+        assert!(!first[0].duplicate && first[1].duplicate);
+        assert_eq!(first[1].record.id, first[0].record.id);
+        let later = store.enqueue(vec![keyed()], 1000).expect("queued");
+        assert!(later[0].duplicate);
+        assert_eq!(store.queued_counts().expect("counts")["ops"], 1);
+    }
 }
 
 #[test]
 fn a_key_with_its_own_window_stops_deduplicating_after_it() {
-    let (_dir, store) = store();
-    let keyed = || NewAlert {
-        key: Some("peer".into()),
-        dedup_window_ms: Some(300_000),
-        ..alert("ops", "once")
-    };
-    let first = store.enqueue(vec![keyed()], 0).expect("queued");
-    let within = store.enqueue(vec![keyed()], 299_999).expect("queued");
-    assert!(within[0].duplicate);
-    assert_eq!(within[0].record.id, first[0].record.id);
-    let after = store.enqueue(vec![keyed()], 300_000).expect("queued");
-    assert!(!after[0].duplicate, "the window is over: a new alert");
+    for (_dir, store) in stores() {
+        let keyed = || NewAlert {
+            key: Some("peer".into()),
+            dedup_window_ms: Some(300_000),
+            ..alert("ops", "once")
+        };
+        let first = store.enqueue(vec![keyed()], 0).expect("queued");
+        let within = store.enqueue(vec![keyed()], 299_999).expect("queued");
+        assert!(within[0].duplicate);
+        assert_eq!(within[0].record.id, first[0].record.id);
+        let after = store.enqueue(vec![keyed()], 300_000).expect("queued");
+        assert!(!after[0].duplicate, "the window is over: a new alert");
+    }
 }
 
 #[test]
 fn a_dead_letter_is_stored_failed_and_never_queued() {
-    let (_dir, store) = store();
-    let dead = NewAlert {
-        dead: Some("no_route".into()),
-        ..alert("", "unrouted")
-    };
-    let stored = store
-        .enqueue(vec![dead, alert("ops", "routed")], 0)
-        .expect("stored");
-    assert_eq!(stored[0].record.status, AlertStatus::Failed);
-    assert_eq!(stored[0].record.last_error.as_deref(), Some("no_route"));
-    let failed = store.failed_alerts(10).expect("lists");
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].payload["text"], "unrouted");
-    assert!(store.next_queued("").expect("reads").is_none());
-    assert_eq!(store.queued_counts().expect("counts").get("ops"), Some(&1));
+    for (_dir, store) in stores() {
+        let dead = NewAlert {
+            dead: Some("no_route".into()),
+            ..alert("", "unrouted")
+        };
+        let stored = store
+            .enqueue(vec![dead, alert("ops", "routed")], 0)
+            .expect("stored");
+        assert_eq!(stored[0].record.status, AlertStatus::Failed);
+        assert_eq!(stored[0].record.last_error.as_deref(), Some("no_route"));
+        let failed = store.failed_alerts(10).expect("lists");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].payload["text"], "unrouted");
+        assert!(store.next_queued("").expect("reads").is_none());
+        assert_eq!(store.queued_counts().expect("counts").get("ops"), Some(&1));
+    }
 }

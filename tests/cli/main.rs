@@ -10,6 +10,7 @@ mod encrypt;
 mod fake_slack;
 mod harness;
 mod help;
+mod postgres;
 mod routes;
 mod slack;
 mod updatekeys;

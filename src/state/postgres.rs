@@ -1,0 +1,750 @@
+//! The PostgreSQL store: what the sled store holds, in a database that several hosts and
+//! CI can share (`--store postgres://…`).
+//!
+//! The schema is versioned: the migrations under `migrations/postgres` run at open (and
+//! by `hookwarden store migrate`), and a database migrated by a newer hookwarden is
+//! refused. An apply is one transaction under an advisory lock that compares and sets
+//! the serial, so two appliers apply one change once and a stale plan is refused. Every
+//! write is committed when the call returns.
+//!
+//! The [`Backend`](super::Backend) methods are synchronous, as sled's are; the queries
+//! run on a small runtime of the store's own, and a call waits for its answer on a
+//! channel, so it may be made from any thread, inside an async runtime or not.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::audit::{self, AuditEntry, Draft};
+use super::outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, NewAlert};
+use super::{Applied, AppliedWebhook, StateError, SyncedDirectory, TokenWrite, Writes};
+use crate::routes::Routing;
+
+/// The key of the advisory lock that serializes applies.
+const APPLY_LOCK: i64 = 0x686f_6f6b_7761_7264; // "hookward"
+
+/// The key of the advisory lock the delivering daemon holds for as long as it runs.
+const DAEMON_LOCK: i64 = 0x686f_6f6b_6461_656d; // "hookdaem"
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// An open PostgreSQL store.
+pub struct PgStore {
+    /// The URL without its password, for messages.
+    shown: String,
+    /// Where the daemon's admin socket goes.
+    dir: PathBuf,
+    pool: PgPool,
+    /// The delivering daemon's connection, which holds [`DAEMON_LOCK`] until it closes.
+    delivery: std::sync::Mutex<Option<sqlx::PgConnection>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("store", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // A runtime may not be dropped where blocking is not allowed (inside another).
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// `url` without its password, as messages show it.
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("****"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "the PostgreSQL URL".to_owned(),
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (libpq form; the password from the URL, `PGPASSWORD`,
+    /// `~/.pgpass` or the file `password_file`) and migrates the schema. `dir` is where
+    /// the daemon's admin socket goes.
+    pub fn open(url: &str, password_file: Option<&Path>, dir: &Path) -> Result<Self, StateError> {
+        let shown = shown_url(url);
+        let failed = |reason: String| StateError::Database {
+            store: shown.clone(),
+            reason,
+        };
+        let mut options: PgConnectOptions = url
+            .parse()
+            .map_err(|e: sqlx::Error| failed(format!("the URL is not a PostgreSQL URL: {e}")))?;
+        if let Some(path) = password_file {
+            let password = std::fs::read_to_string(path)
+                .map_err(|e| failed(format!("cannot read the password file {}: {e}", path.display())))?;
+            options = options.password(password.trim_end_matches(['\n', '\r']));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("hookwarden-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| failed(format!("cannot start its runtime: {e}")))?;
+        // The pool's own tasks run on the store's runtime.
+        let entered = runtime.enter();
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy_with(options);
+        drop(entered);
+        let store = PgStore {
+            shown,
+            dir: dir.to_owned(),
+            pool,
+            delivery: std::sync::Mutex::new(None),
+            runtime: Some(runtime),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Runs the migrations this hookwarden knows and the database lacks; refuses a
+    /// database that a newer one migrated. Returns the schema version.
+    pub fn migrate(&self) -> Result<i64, StateError> {
+        let pool = self.pool.clone();
+        let newest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
+        let shown = self.shown.clone();
+        self.wait(async move {
+            match MIGRATOR.run(&pool).await {
+                Ok(()) => Ok(Ok(newest)),
+                Err(sqlx::migrate::MigrateError::VersionMissing(found)) => Ok(Err(StateError::NewerSchema {
+                    dir: PathBuf::from(shown),
+                    found: u32::try_from(found).unwrap_or(u32::MAX),
+                })),
+                Err(sqlx::migrate::MigrateError::Execute(error)) => Err(error),
+                Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
+            }
+        })?
+    }
+
+    /// Runs `work` on the store's runtime and waits for it.
+    fn wait<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+    ) -> Result<T, StateError> {
+        let (send, answer) = std::sync::mpsc::sync_channel(1);
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .spawn(async move {
+                let _ = send.send(work.await);
+            });
+        let result = answer.recv().map_err(|_| StateError::ShuttingDown)?;
+        result.map_err(|e| self.error(&e))
+    }
+
+    fn error(&self, error: &sqlx::Error) -> StateError {
+        match error {
+            sqlx::Error::Protocol(reason) => StateError::Database {
+                store: self.shown.clone(),
+                reason: reason.clone(),
+            },
+            other => StateError::Database {
+                store: self.shown.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, text: &str, what: &str) -> Result<T, StateError> {
+        serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+            dir: PathBuf::from(&self.shown),
+            what: format!("{what} cannot be read: {e}"),
+        })
+    }
+
+    fn meta(&self, key: &'static str) -> Result<Option<String>, StateError> {
+        let pool = self.pool.clone();
+        self.wait(async move {
+            sqlx::query_scalar::<_, String>("select value from meta where key = $1")
+                .bind(key)
+                .fetch_optional(&pool)
+                .await
+        })
+    }
+
+    fn serial(&self) -> Result<u64, StateError> {
+        Ok(self.meta("serial")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("a record serializes")
+}
+
+fn status_text(status: AlertStatus) -> &'static str {
+    match status {
+        AlertStatus::Queued => "queued",
+        AlertStatus::Delivered => "delivered",
+        AlertStatus::Failed => "failed",
+    }
+}
+
+fn seq_of(id: &str) -> Option<i64> {
+    u64::from_str_radix(id, 16)
+        .ok()
+        .and_then(|seq| i64::try_from(seq).ok())
+}
+
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+async fn put_meta(tx: &mut Transaction<'_, Postgres>, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into meta (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+/// Writes an alert's record and where it stands.
+async fn put_alert(
+    tx: &mut Transaction<'_, Postgres>,
+    seq: i64,
+    record: &AlertRecord,
+    queued: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into alerts (seq, webhook, status, created_at, queued, dead, record) values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (seq) do update set status = excluded.status, queued = excluded.queued, dead = excluded.dead, record = excluded.record",
+    )
+    .bind(seq)
+    .bind(&record.webhook)
+    .bind(status_text(record.status))
+    .bind(millis(record.created_at))
+    .bind(queued)
+    .bind(record.status == AlertStatus::Failed && record.retried_as.is_none() && !queued)
+    .bind(json(record))
+    .execute(&mut **tx)
+    .await
+    .map(drop)
+}
+
+impl super::Backend for PgStore {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// One daemon delivers from a database at a time: it holds a session advisory lock
+    /// on a connection of its own, which PostgreSQL releases when the connection ends,
+    /// also when the daemon is killed.
+    fn claim_delivery(&self) -> Result<(), StateError> {
+        let pool = self.pool.clone();
+        let (held, connection) = self.wait(async move {
+            let mut connection = pool.acquire().await?.detach();
+            let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+                .bind(DAEMON_LOCK)
+                .fetch_one(&mut connection)
+                .await?;
+            Ok((held, connection))
+        })?;
+        if !held {
+            return Err(StateError::Locked {
+                dir: PathBuf::from(&self.shown),
+                holder: "another hookwarden daemon delivers from this database".to_owned(),
+            });
+        }
+        *self.delivery.lock().expect("never poisoned") = Some(connection);
+        Ok(())
+    }
+
+    fn applied(&self) -> Result<Applied, StateError> {
+        let pool = self.pool.clone();
+        let (webhooks, meta) = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            // One snapshot of both.
+            sqlx::query("set transaction isolation level repeatable read")
+                .execute(&mut *tx)
+                .await?;
+            let webhooks = sqlx::query_scalar::<_, String>("select record from webhooks order by id")
+                .fetch_all(&mut *tx)
+                .await?;
+            let meta = sqlx::query_as::<_, (String, String)>(
+                "select key, value from meta where key in ('serial', 'bot_token', 'routing')",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok((webhooks, meta))
+        })?;
+        let get = |key: &str| meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let webhooks = webhooks
+            .iter()
+            .map(|text| self.decode::<AppliedWebhook>(text, "a webhook record"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Applied {
+            serial: get("serial").and_then(|v| v.parse().ok()).unwrap_or(0),
+            webhooks,
+            token: get("bot_token")
+                .map(|t| self.decode(t, "the bot token record"))
+                .transpose()?,
+            routing: get("routing")
+                .map(|r| self.decode(r, "the routing record"))
+                .transpose()?
+                .unwrap_or_else(Routing::default),
+        })
+    }
+
+    fn commit(&self, expected_serial: u64, writes: &Writes, draft: &Draft) -> Result<u64, StateError> {
+        let pool = self.pool.clone();
+        let puts: Vec<(String, String)> = writes.put.iter().map(|w| (w.id.clone(), json(w))).collect();
+        let deletes = writes.delete.clone();
+        let token = match &writes.token {
+            TokenWrite::Put(token) => Some(Some(json(token))),
+            TokenWrite::Delete => Some(None),
+            TokenWrite::Keep => None,
+        };
+        let directory = writes.directory.as_ref().map(json);
+        let routing = writes.routing.as_ref().map(json);
+        let draft = draft.clone();
+        let outcome = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(APPLY_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let actual: u64 = sqlx::query_scalar::<_, String>("select value from meta where key = 'serial'")
+                .fetch_optional(&mut *tx)
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if actual != expected_serial {
+                return Ok(Err(actual));
+            }
+            for id in &deletes {
+                sqlx::query("delete from webhooks where id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (id, record) in &puts {
+                sqlx::query(
+                    "insert into webhooks (id, record) values ($1, $2) on conflict (id) do update set record = excluded.record",
+                )
+                .bind(id)
+                .bind(record)
+                .execute(&mut *tx)
+                .await?;
+            }
+            match &token {
+                Some(Some(token)) => put_meta(&mut tx, "bot_token", token).await?,
+                Some(None) => {
+                    // The directory was the token's: without it, it can no longer be synced.
+                    sqlx::query("delete from meta where key in ('bot_token', 'directory')")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {}
+            }
+            if let Some(directory) = &directory {
+                put_meta(&mut tx, "directory", directory).await?;
+            }
+            if let Some(routing) = &routing {
+                put_meta(&mut tx, "routing", routing).await?;
+            }
+            let prev_hash = sqlx::query_scalar::<_, String>("select value from meta where key = 'audit_head'")
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or_default();
+            let serial = actual + 1;
+            let entry = AuditEntry::new(draft, serial, prev_hash);
+            sqlx::query("insert into audit (serial, entry) values ($1, $2)")
+                .bind(i64::try_from(serial).unwrap_or(i64::MAX))
+                .bind(json(&entry))
+                .execute(&mut *tx)
+                .await?;
+            put_meta(&mut tx, "audit_head", &entry.hash).await?;
+            put_meta(&mut tx, "serial", &serial.to_string()).await?;
+            tx.commit().await?;
+            Ok(Ok(serial))
+        })?;
+        outcome.map_err(|actual| StateError::Stale {
+            expected: expected_serial,
+            actual,
+        })
+    }
+
+    fn directory(&self) -> Result<Option<SyncedDirectory>, StateError> {
+        self.meta("directory")?
+            .map(|text| self.decode(&text, "the Slack directory"))
+            .transpose()
+    }
+
+    fn replace_directory(&self, synced: &SyncedDirectory) -> Result<(), StateError> {
+        let pool = self.pool.clone();
+        let value = json(synced);
+        self.wait(async move {
+            let mut tx = pool.begin().await?;
+            put_meta(&mut tx, "directory", &value).await?;
+            tx.commit().await
+        })
+    }
+
+    fn audit_head(&self) -> Result<audit::Head, StateError> {
+        Ok(audit::Head {
+            serial: self.serial()?,
+            hash: self.meta("audit_head")?.unwrap_or_default(),
+        })
+    }
+
+    fn history(&self) -> Result<Vec<AuditEntry>, StateError> {
+        let pool = self.pool.clone();
+        let entries = self.wait(async move {
+            sqlx::query_scalar::<_, String>("select entry from audit order by serial")
+                .fetch_all(&pool)
+                .await
+        })?;
+        entries
+            .iter()
+            .map(|text| self.decode(text, "an audit entry"))
+            .collect()
+    }
+
+    fn enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError> {
+        let pool = self.pool.clone();
+        let found = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            let mut enqueued = Vec::with_capacity(alerts.len());
+            for alert in alerts {
+                let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
+                if let Some(key) = alert.key.as_deref() {
+                    let seen = sqlx::query_scalar::<_, String>(
+                        "select a.record from dedup d join alerts a on a.seq = d.seq
+                         where d.webhook = $1 and d.key = $2 and $3 - d.at_ms < $4",
+                    )
+                    .bind(&alert.webhook)
+                    .bind(key)
+                    .bind(millis(now_ms))
+                    .bind(millis(window))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(record) = seen {
+                        enqueued.push(Err(record));
+                        continue;
+                    }
+                }
+                let seq: i64 = sqlx::query_scalar("select nextval('alert_seq')")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let record = AlertRecord {
+                    id: format!("{seq:016x}"),
+                    webhook: alert.webhook,
+                    payload: alert.payload,
+                    key: alert.key,
+                    status: if alert.dead.is_some() {
+                        AlertStatus::Failed
+                    } else {
+                        AlertStatus::Queued
+                    },
+                    attempts: 0,
+                    last_error: alert.dead,
+                    created_at: now_ms,
+                    next_attempt_at: now_ms,
+                    delivered_at: None,
+                    digest: None,
+                    alone: false,
+                    retried_as: None,
+                    retry_of: None,
+                };
+                if let Some(key) = &record.key {
+                    sqlx::query(
+                        "insert into dedup (webhook, key, seq, at_ms) values ($1, $2, $3, $4)
+                         on conflict (webhook, key) do update set seq = excluded.seq, at_ms = excluded.at_ms",
+                    )
+                    .bind(&record.webhook)
+                    .bind(key)
+                    .bind(seq)
+                    .bind(millis(now_ms))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                put_alert(&mut tx, seq, &record, record.status == AlertStatus::Queued).await?;
+                enqueued.push(Ok(record));
+            }
+            tx.commit().await?;
+            Ok(enqueued)
+        })?;
+        found
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(record) => Ok(Enqueued {
+                    record,
+                    duplicate: false,
+                }),
+                Err(text) => Ok(Enqueued {
+                    record: self.decode(&text, "an alert")?,
+                    duplicate: true,
+                }),
+            })
+            .collect()
+    }
+
+    fn flush(&self) -> Result<(), StateError> {
+        // Every write was committed when its call returned.
+        Ok(())
+    }
+
+    fn next_queued(&self, webhook: &str) -> Result<Option<AlertRecord>, StateError> {
+        Ok(self.queued_head(webhook, 1)?.pop())
+    }
+
+    fn queued_head(&self, webhook: &str, count: usize) -> Result<Vec<AlertRecord>, StateError> {
+        let mut head = Vec::new();
+        loop {
+            let pool = self.pool.clone();
+            let webhook = webhook.to_owned();
+            let limit = i64::try_from(count.saturating_sub(head.len())).unwrap_or(i64::MAX);
+            let offset = i64::try_from(head.len()).unwrap_or(i64::MAX);
+            let rows = self.wait(async move {
+                sqlx::query_as::<_, (i64, String)>(
+                    "select seq, record from alerts where webhook = $1 and queued order by seq offset $2 limit $3",
+                )
+                .bind(webhook)
+                .bind(offset)
+                .bind(limit)
+                .fetch_all(&pool)
+                .await
+            })?;
+            let mut cleared = false;
+            for (seq, text) in &rows {
+                let record: AlertRecord = self.decode(text, "an alert")?;
+                if record.status == AlertStatus::Queued {
+                    head.push(record);
+                } else {
+                    // Finished, but left queued by a crash between the two writes: done,
+                    // not to be sent again.
+                    self.unqueue(*seq, &record)?;
+                    cleared = true;
+                }
+            }
+            if !cleared || head.len() >= count || rows.is_empty() {
+                return Ok(head);
+            }
+        }
+    }
+
+    fn queued_counts(&self) -> Result<BTreeMap<String, usize>, StateError> {
+        let pool = self.pool.clone();
+        let rows = self.wait(async move {
+            sqlx::query_as::<_, (i64, String)>("select seq, record from alerts where queued order by seq")
+                .fetch_all(&pool)
+                .await
+        })?;
+        let mut counts = BTreeMap::new();
+        for (seq, text) in rows {
+            let record: AlertRecord = self.decode(&text, "an alert")?;
+            if record.status == AlertStatus::Queued {
+                *counts.entry(record.webhook).or_insert(0) += 1;
+            } else {
+                self.unqueue(seq, &record)?;
+            }
+        }
+        Ok(counts)
+    }
+
+    fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StateError> {
+        let Some(seq) = seq_of(id) else {
+            return Ok(None);
+        };
+        let pool = self.pool.clone();
+        let text = self.wait(async move {
+            sqlx::query_scalar::<_, String>("select record from alerts where seq = $1")
+                .bind(seq)
+                .fetch_optional(&pool)
+                .await
+        })?;
+        text.map(|t| self.decode(&t, "an alert")).transpose()
+    }
+
+    fn update_alert(&self, record: &AlertRecord) -> Result<(), StateError> {
+        let seq = seq_of(&record.id).unwrap_or_default();
+        let pool = self.pool.clone();
+        let (status, text) = (status_text(record.status), json(record));
+        self.wait(async move {
+            sqlx::query("update alerts set status = $2, record = $3 where seq = $1")
+                .bind(seq)
+                .bind(status)
+                .bind(text)
+                .execute(&pool)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn finish_alert(&self, record: &AlertRecord) -> Result<(), StateError> {
+        let seq = seq_of(&record.id).unwrap_or_default();
+        let pool = self.pool.clone();
+        let record = record.clone();
+        self.wait(async move {
+            let mut tx = pool.begin().await?;
+            put_alert(&mut tx, seq, &record, false).await?;
+            tx.commit().await
+        })
+    }
+
+    fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError> {
+        let Some(old) = seq_of(id) else {
+            return Ok(None);
+        };
+        let pool = self.pool.clone();
+        let found = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            let Some(text) =
+                sqlx::query_scalar::<_, String>("select record from alerts where seq = $1 for update")
+                    .bind(old)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            else {
+                return Ok(None);
+            };
+            let Ok(record) = serde_json::from_str::<AlertRecord>(&text) else {
+                return Ok(Some(Err(text)));
+            };
+            if record.status != AlertStatus::Failed || record.retried_as.is_some() {
+                return Ok(Some(Ok(record)));
+            }
+            let seq: i64 = sqlx::query_scalar("select nextval('alert_seq')")
+                .fetch_one(&mut *tx)
+                .await?;
+            let retried = AlertRecord {
+                id: format!("{seq:016x}"),
+                status: AlertStatus::Queued,
+                attempts: 0,
+                last_error: None,
+                created_at: now_ms,
+                next_attempt_at: now_ms,
+                digest: None,
+                alone: false,
+                retried_as: None,
+                retry_of: Some(record.id.clone()),
+                ..record.clone()
+            };
+            // The failed one is kept, as failed alerts are, saying where it went; it is
+            // no longer a dead letter.
+            let kept = AlertRecord {
+                retried_as: Some(retried.id.clone()),
+                ..record
+            };
+            put_alert(&mut tx, old, &kept, false).await?;
+            put_alert(&mut tx, seq, &retried, true).await?;
+            if let Some(key) = &retried.key {
+                sqlx::query(
+                    "insert into dedup (webhook, key, seq, at_ms) values ($1, $2, $3, $4)
+                     on conflict (webhook, key) do update set seq = excluded.seq, at_ms = excluded.at_ms",
+                )
+                .bind(&retried.webhook)
+                .bind(key)
+                .bind(seq)
+                .bind(millis(now_ms))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Some(Ok(retried)))
+        })?;
+        match found {
+            None => Ok(None),
+            Some(Ok(record)) => Ok(Some(record)),
+            Some(Err(text)) => self.decode(&text, "an alert").map(Some),
+        }
+    }
+
+    fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError> {
+        let pool = self.pool.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.wait(async move {
+            sqlx::query_scalar::<_, String>("select record from alerts where dead order by seq limit $1")
+                .bind(limit)
+                .fetch_all(&pool)
+                .await
+        })?;
+        rows.iter().map(|t| self.decode(t, "an alert")).collect()
+    }
+
+    fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError> {
+        let pool = self.pool.clone();
+        let (webhook, text) = (webhook.to_owned(), json(health));
+        self.wait(async move {
+            sqlx::query(
+                "insert into health (webhook, record) values ($1, $2) on conflict (webhook) do update set record = excluded.record",
+            )
+            .bind(webhook)
+            .bind(text)
+            .execute(&pool)
+            .await
+            .map(drop)
+        })
+    }
+
+    fn health(&self, webhook: &str) -> Result<Option<Health>, StateError> {
+        let pool = self.pool.clone();
+        let webhook = webhook.to_owned();
+        let text = self.wait(async move {
+            sqlx::query_scalar::<_, String>("select record from health where webhook = $1")
+                .bind(webhook)
+                .fetch_optional(&pool)
+                .await
+        })?;
+        text.map(|t| self.decode(&t, "a webhook's health")).transpose()
+    }
+
+    fn prune(&self, now_ms: u64) -> Result<usize, StateError> {
+        let pool = self.pool.clone();
+        let (day, week) = (
+            millis(now_ms.saturating_sub(DEDUP_WINDOW_MS)),
+            millis(now_ms.saturating_sub(7 * DEDUP_WINDOW_MS)),
+        );
+        let removed = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query(
+                "delete from alerts where not queued and (
+                     (status in ('queued', 'delivered') and created_at < $1)
+                     or (status = 'failed' and created_at < $2))",
+            )
+            .bind(day)
+            .bind(week)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("delete from dedup where at_ms <= $1")
+                .bind(day)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(removed)
+        })?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+    }
+}
+
+impl PgStore {
+    /// A finished alert taken off its queue (a failed one becomes a dead letter).
+    fn unqueue(&self, seq: i64, record: &AlertRecord) -> Result<(), StateError> {
+        let pool = self.pool.clone();
+        let record = record.clone();
+        self.wait(async move {
+            let mut tx = pool.begin().await?;
+            put_alert(&mut tx, seq, &record, false).await?;
+            tx.commit().await
+        })
+    }
+}

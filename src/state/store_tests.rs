@@ -1,0 +1,107 @@
+//! The store's own tests, run on every backend so that they cannot drift: sled always,
+//! PostgreSQL when it is installed (a throwaway cluster; under `CI` it must be).
+
+use std::sync::Arc;
+
+use super::*;
+use crate::state::audit::{AuditChange, Head};
+
+#[path = "../../tests/support/postgres.rs"]
+#[allow(dead_code, clippy::all, clippy::pedantic)]
+mod postgres;
+
+/// A sled store in a temporary directory, and a PostgreSQL store in a fresh database.
+pub(super) fn stores() -> Vec<(tempfile::TempDir, Arc<Store>)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sled = Store::open(&dir.path().join("state"), "test").expect("sled opens");
+    let mut stores = vec![(dir, sled)];
+    if let Some(cluster) = postgres::cluster() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = PgStore::open(&cluster.database(), None, dir.path()).expect("postgres opens");
+        stores.push((dir, Arc::new(store)));
+    }
+    stores
+}
+
+fn draft(summary: &str) -> Draft {
+    Draft {
+        time: 1_700_000_000,
+        actor: "alice@ci".to_owned(),
+        config_digest: "sha256:00".to_owned(),
+        summary: "1 to create".to_owned(),
+        changes: vec![AuditChange {
+            id: summary.to_owned(),
+            action: "create".to_owned(),
+        }],
+    }
+}
+
+#[test]
+fn an_apply_compares_and_sets_the_serial_and_chains_the_audit_log() {
+    for (_dir, store) in stores() {
+        assert_eq!(store.applied().expect("reads").serial, 0);
+        let serial = store
+            .commit(0, &Writes::default(), &draft("ops"))
+            .expect("commits");
+        assert_eq!(serial, 1);
+        let stale = store.commit(0, &Writes::default(), &draft("gov"));
+        assert!(
+            matches!(
+                stale,
+                Err(StateError::Stale {
+                    expected: 0,
+                    actual: 1
+                })
+            ),
+            "{store:?}: {stale:?}"
+        );
+        store
+            .commit(1, &Writes::default(), &draft("gov"))
+            .expect("commits");
+        let history = store.history().expect("reads");
+        assert_eq!(history.len(), 2);
+        let head: Head = store.audit_head().expect("reads");
+        assert_eq!(head.serial, 2);
+        audit::verify(&history, &head).expect("an intact chain");
+    }
+}
+
+#[test]
+fn health_is_kept_per_webhook() {
+    for (_dir, store) in stores() {
+        assert_eq!(store.health("ops").expect("reads"), None);
+        let health = Health {
+            state: HealthState::Revoked,
+            last_error: Some("invalid_token".to_owned()),
+            updated_at: 5,
+        };
+        store.set_health("ops", &health).expect("writes");
+        assert_eq!(store.health("ops").expect("reads"), Some(health));
+        assert_eq!(store.health("gov").expect("reads"), None);
+    }
+}
+
+#[test]
+fn a_retried_dead_letter_is_kept_and_names_its_new_alert() {
+    for (_dir, store) in stores() {
+        let dead = NewAlert {
+            webhook: "ops".to_owned(),
+            payload: serde_json::json!({"text": "x"}),
+            dead: Some("no_route".to_owned()),
+            ..NewAlert::default()
+        };
+        let id = store.enqueue(vec![dead], 0).expect("stored")[0].record.id.clone();
+        let retried = store.retry_alert(&id, 10).expect("retries").expect("known");
+        assert_eq!(retried.retry_of.as_deref(), Some(id.as_str()));
+        assert_eq!(retried.status, AlertStatus::Queued);
+        let kept = store.alert(&id).expect("reads").expect("kept");
+        assert_eq!(kept.retried_as.as_deref(), Some(retried.id.as_str()));
+        assert!(
+            store.failed_alerts(10).expect("lists").is_empty(),
+            "no longer a dead letter"
+        );
+        let again = store.retry_alert(&id, 20).expect("answers").expect("known");
+        assert_eq!(again.id, id, "a second retry answers the alert as it is");
+        assert_eq!(store.queued_counts().expect("counts")["ops"], 1);
+    }
+}
