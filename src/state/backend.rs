@@ -71,7 +71,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Queues a failed alert again as a new alert; the old one is marked `retried_as`.
     fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError>;
 
-    /// The dead letters, newest first, at most `limit`.
+    /// The dead letters, oldest first, at most `limit`.
     fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
 
     fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError>;
@@ -131,4 +131,27 @@ impl Backend for SledStore {
         health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
         prune(&self, now_ms: u64) -> Result<usize, StateError>;
     }
+}
+
+/// Everything a store holds, as its records are written, to copy one store into
+/// another (`hookwarden store copy`).
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub serial: u64,
+    /// The hash of the newest audit entry.
+    pub audit_head: String,
+    /// The JSON records of the bot token, the directory and the routing, when set.
+    pub token: Option<String>,
+    pub directory: Option<String>,
+    pub routing: Option<String>,
+    /// Webhook id and JSON record.
+    pub webhooks: Vec<(String, String)>,
+    /// Serial and JSON entry, verbatim: the chain stays intact.
+    pub audit: Vec<(u64, String)>,
+    /// Sequence, whether it is in its webhook's queue, and the alert.
+    pub alerts: Vec<(u64, bool, AlertRecord)>,
+    /// Webhook, key, the alert's sequence and when it was seen.
+    pub dedup: Vec<(String, String, u64, u64)>,
+    /// Webhook and JSON health.
+    pub health: Vec<(String, String)>,
 }

@@ -16,7 +16,7 @@ mod store_tests;
 use std::path::PathBuf;
 
 pub use audit::{AuditChange, AuditEntry, Draft};
-pub use backend::{Backend, Store};
+pub use backend::{Backend, Snapshot, Store};
 pub use outbox::{
     AlertRecord, AlertStatus, DEDUP_WINDOW_MS, DigestRef, Enqueued, Health, HealthState, NewAlert,
 };

@@ -360,6 +360,57 @@ impl SledStore {
     }
 }
 
+impl SledStore {
+    /// Everything this store holds, for `store copy`.
+    pub fn snapshot(&self) -> Result<super::Snapshot, StateError> {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let read = |e| self.io("read", e);
+        let meta = |key: &[u8]| -> Result<Option<String>, StateError> {
+            Ok(self.meta.get(key).map_err(read)?.map(|v| text(&v)))
+        };
+        let mut snapshot = super::Snapshot {
+            serial: self.applied()?.serial,
+            audit_head: meta(b"audit_head")?.unwrap_or_default(),
+            token: meta(b"bot_token")?,
+            directory: meta(b"directory")?,
+            routing: meta(b"routing")?,
+            ..super::Snapshot::default()
+        };
+        for entry in &self.webhooks {
+            let (key, value) = entry.map_err(read)?;
+            snapshot.webhooks.push((text(&key), text(&value)));
+        }
+        for entry in &self.audit {
+            let (key, value) = entry.map_err(read)?;
+            let serial = self.decode_u64(&key, "an audit serial")?;
+            snapshot.audit.push((serial, text(&value)));
+        }
+        for entry in &self.alerts {
+            let (key, value) = entry.map_err(read)?;
+            let seq = self.decode_u64(&key, "an alert's sequence")?;
+            let record: AlertRecord = self.decode(&value, "an alert")?;
+            let queued = self
+                .queue
+                .contains_key(queue_key(&record.webhook, seq))
+                .map_err(read)?;
+            snapshot.alerts.push((seq, queued, record));
+        }
+        for entry in &self.dedup {
+            let (key, value) = entry.map_err(read)?;
+            let mut parts = key.splitn(2, |b| *b == 0);
+            let webhook = text(parts.next().unwrap_or_default());
+            let key = text(parts.next().unwrap_or_default());
+            let (seq, at) = decode_dedup(&value);
+            snapshot.dedup.push((webhook, key, seq, at));
+        }
+        for entry in &self.health {
+            let (key, value) = entry.map_err(read)?;
+            snapshot.health.push((text(&key), text(&value)));
+        }
+        Ok(snapshot)
+    }
+}
+
 fn encode_dedup(seq: u64, at_ms: u64) -> [u8; 16] {
     let mut bytes = [0; 16];
     bytes[..8].copy_from_slice(&seq.to_be_bytes());

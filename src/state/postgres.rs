@@ -737,6 +737,87 @@ impl super::Backend for PgStore {
 }
 
 impl PgStore {
+    /// Writes `snapshot` into this store, which must be empty (nothing applied, no
+    /// alert), in one transaction. Returns how many alerts were copied.
+    pub fn restore(&self, snapshot: super::Snapshot) -> Result<usize, StateError> {
+        let pool = self.pool.clone();
+        let outcome = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(APPLY_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let used: bool = sqlx::query_scalar(
+                "select exists (select 1 from meta where key = 'serial') or exists (select 1 from alerts)",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if used {
+                return Ok(None);
+            }
+            put_meta(&mut tx, "serial", &snapshot.serial.to_string()).await?;
+            put_meta(&mut tx, "audit_head", &snapshot.audit_head).await?;
+            for (key, value) in [
+                ("bot_token", &snapshot.token),
+                ("directory", &snapshot.directory),
+                ("routing", &snapshot.routing),
+            ] {
+                if let Some(value) = value {
+                    put_meta(&mut tx, key, value).await?;
+                }
+            }
+            for (id, record) in &snapshot.webhooks {
+                sqlx::query("insert into webhooks (id, record) values ($1, $2)")
+                    .bind(id)
+                    .bind(record)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (serial, entry) in &snapshot.audit {
+                sqlx::query("insert into audit (serial, entry) values ($1, $2)")
+                    .bind(i64::try_from(*serial).unwrap_or(i64::MAX))
+                    .bind(entry)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut last = 0;
+            for (seq, queued, record) in &snapshot.alerts {
+                let seq = i64::try_from(*seq).unwrap_or(i64::MAX);
+                last = last.max(seq);
+                put_alert(&mut tx, seq, record, *queued).await?;
+            }
+            // New alerts continue after the copied ones, so that ids keep their order.
+            if last > 0 {
+                sqlx::query("select setval('alert_seq', $1)")
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (webhook, key, seq, at) in &snapshot.dedup {
+                sqlx::query("insert into dedup (webhook, key, seq, at_ms) values ($1, $2, $3, $4)")
+                    .bind(webhook)
+                    .bind(key)
+                    .bind(i64::try_from(*seq).unwrap_or(i64::MAX))
+                    .bind(millis(*at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (webhook, health) in &snapshot.health {
+                sqlx::query("insert into health (webhook, record) values ($1, $2)")
+                    .bind(webhook)
+                    .bind(health)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(Some(snapshot.alerts.len()))
+        })?;
+        outcome.ok_or_else(|| StateError::Database {
+            store: self.shown.clone(),
+            reason: "it is not empty: copy into a new database".to_owned(),
+        })
+    }
+
     /// A finished alert taken off its queue (a failed one becomes a dead letter).
     fn unqueue(&self, seq: i64, record: &AlertRecord) -> Result<(), StateError> {
         let pool = self.pool.clone();

@@ -125,3 +125,68 @@ fn a_daemon_delivers_from_the_database_and_the_next_one_what_it_left() {
         .collect();
     assert_eq!(texts, ["alert 1", "alert 2", "alert 3"]);
 }
+
+#[test]
+fn store_copy_moves_a_sled_state_with_its_queued_alerts() {
+    let Some(cluster) = cluster::cluster() else { return };
+    let url = cluster.database();
+    let test = Test::new();
+    let config = test.config_of(&[("ops", "Ops", Some("#ops"), URL_OPS)], None);
+    let test = test
+        .file("hookwarden.yaml", &config)
+        .env("HOOKWARDEN_IDENTITY", "identity.txt")
+        .slack(live_hooks(&[URL_OPS]));
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    // A sled daemon paced to one message in 10 s: two alerts are still queued when it stops.
+    let daemon = Daemon::start(
+        &test,
+        &[
+            "--periodic",
+            "1h",
+            "--rate",
+            "0.1",
+            "--burst",
+            "1",
+            "--digest",
+            "off",
+        ],
+    );
+    let ids: Vec<String> = (1..=3)
+        .map(|i| {
+            let answer = daemon.post(&json!({"webhook": "ops", "text": format!("alert {i}")}));
+            answer.json["id"].as_str().expect("an id").to_owned()
+        })
+        .collect();
+    daemon.wait_for(&ids[0], "delivered", Duration::from_secs(10));
+    assert_eq!(daemon.stop(), 0);
+
+    let copied = test.exec(&["store", "copy", "--from", "sled:.hookwarden", "--to", &url]);
+    copied.code(0);
+    assert!(
+        copied.stdout.contains("(serial 1)") && copied.stdout.contains("3 alerts, 2 of them queued"),
+        "{}",
+        copied.stdout
+    );
+    let again = test.exec(&["store", "copy", "--from", "sled:.hookwarden", "--to", &url]);
+    again.code(1);
+    assert!(again.stderr.contains("it is not empty"), "{}", again.stderr);
+
+    let test = test.env("HOOKWARDEN_STORE", &url);
+    test.exec(&["history", "--verify"]).code(0);
+    test.exec(&["plan", "--detailed-exitcode"]).code(0);
+    let daemon = Daemon::start(&test, &["--periodic", "1h", "--state", "pg-host"]);
+    for id in &ids[1..] {
+        daemon.wait_for(id, "delivered", Duration::from_secs(10));
+    }
+    let texts: Vec<String> = test
+        .slack_fake()
+        .delivered(&crate::fake_slack::hook_path(URL_OPS))
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, ["alert 1", "alert 2", "alert 3"]);
+    // New alerts are numbered after the copied ones.
+    let answer = daemon.post(&json!({"webhook": "ops", "text": "alert 4"}));
+    let id = answer.json["id"].as_str().expect("an id").to_owned();
+    assert!(id > ids[2], "{id} after {}", ids[2]);
+}
