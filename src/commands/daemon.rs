@@ -100,7 +100,6 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
     let keyring = ctx.keyring("daemon")?;
     let api_token = token_from_env(API_TOKEN_FILE)?;
     let store = ctx.open_store("daemon")?;
-    store.claim_delivery()?;
     let options = Options {
         config: ctx.config.clone(),
         apply: args.apply,

@@ -204,6 +204,9 @@ pub async fn run(
         systemd::stopping();
         stopped.cancel();
     });
+    if ctx.store.shared() {
+        tokio::spawn(share_delivery(ctx.clone(), stop.clone()));
+    }
     let gave_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(give_up_on_storage(ctx.clone(), stop.clone(), gave_up.clone()));
     // The workers stop taking alerts at the signal, while the server finishes its
@@ -241,6 +244,40 @@ pub async fn run(
         });
     }
     Ok(())
+}
+
+/// How often a daemon on a shared store looks at it: the standby one for whether it
+/// can take delivery over, the delivering one for alerts other daemons took in.
+const SHARED_STORE_POLL: Duration = Duration::from_secs(1);
+
+/// On a store several daemons share: a standby daemon takes delivery over once the
+/// delivering one is gone; the delivering one wakes the workers of alerts that others
+/// took in.
+async fn share_delivery(ctx: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(SHARED_STORE_POLL) => {}
+            () = stop.cancelled() => return,
+        }
+        let outbox = ctx.outbox.clone();
+        let store = ctx.store.clone();
+        let looked = tokio::task::spawn_blocking(move || {
+            if outbox.delivering() {
+                return outbox.wake_queued().map(|()| false);
+            }
+            if !store.claim_delivery()? {
+                return Ok(false);
+            }
+            outbox.take_over().map(|()| true)
+        })
+        .await
+        .expect("the store does not panic");
+        match looked {
+            Ok(true) => tracing::warn!("took delivery over: the daemon that delivered is gone"),
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "cannot read the shared store"),
+        }
+    }
 }
 
 /// Stops the daemon, as a failure, once the state has been unwritable for
@@ -293,6 +330,12 @@ fn start(
         options.pacing,
         options.retry,
     );
+    if !store.claim_delivery()? {
+        tracing::warn!(
+            "standby: another daemon delivers from this store; this one takes alerts in and takes delivery over when that one goes"
+        );
+        outbox.standby();
+    }
     outbox.start()?;
     Ok(Arc::new(Shared {
         problems: Arc::new(RwLock::new(Vec::new())),

@@ -61,6 +61,9 @@ pub struct Outbox {
     queued: AtomicUsize,
     /// Outcomes the store could not take, by webhook, to write before it sends again.
     unwritten: Mutex<HashMap<String, Vec<AlertRecord>>>,
+    /// Whether this daemon delivers; a standby one only takes alerts in, for the one
+    /// that does (a shared store).
+    delivering: std::sync::atomic::AtomicBool,
 }
 
 impl Outbox {
@@ -85,7 +88,36 @@ impl Outbox {
             commit: GroupCommit::new(),
             queued: AtomicUsize::new(0),
             unwritten: Mutex::new(HashMap::new()),
+            delivering: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Whether this daemon delivers (see [`Outbox::standby`]).
+    pub fn delivering(&self) -> bool {
+        self.delivering.load(Ordering::Relaxed)
+    }
+
+    /// Takes alerts in without delivering them: another daemon delivers from the store.
+    pub fn standby(&self) {
+        self.delivering.store(false, Ordering::Relaxed);
+    }
+
+    /// Delivers from now on, starting with whatever the store has queued.
+    pub fn take_over(self: &Arc<Self>) -> Result<(), StateError> {
+        self.delivering.store(true, Ordering::Relaxed);
+        self.wake_queued()
+    }
+
+    /// Wakes the worker of every webhook with queued alerts, also those another daemon
+    /// took in.
+    pub fn wake_queued(self: &Arc<Self>) -> Result<(), StateError> {
+        for (webhook, count) in self.store.queued_counts()? {
+            self.metrics
+                .depth(&webhook)
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+            self.wake(&webhook);
+        }
+        Ok(())
     }
 
     /// Starts the workers of every webhook with queued alerts, and the group committer.
@@ -162,6 +194,9 @@ impl Outbox {
 
     /// Tells `webhook`'s worker there is work, starting it if needed.
     pub fn wake(self: &Arc<Self>, webhook: &str) {
+        if !self.delivering() {
+            return;
+        }
         let mut workers = self.workers.lock().expect("the worker map is never poisoned");
         if let Some(notify) = workers.get(webhook) {
             notify.notify_one();

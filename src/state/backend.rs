@@ -17,10 +17,16 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The state directory, for messages and the admin socket beside it.
     fn dir(&self) -> &Path;
 
-    /// Makes this process the one that delivers the outbox, or says who is. The sled
-    /// store is one process's already.
-    fn claim_delivery(&self) -> Result<(), StateError> {
-        Ok(())
+    /// Makes this process the one that delivers the outbox, if no other is: `false`
+    /// while another does. The sled store is one process's already.
+    fn claim_delivery(&self) -> Result<bool, StateError> {
+        Ok(true)
+    }
+
+    /// Whether other processes may write alerts into this store meanwhile (a database
+    /// several daemons share), so that the one delivering must look for them.
+    fn shared(&self) -> bool {
+        false
     }
 
     /// The applied state as the last apply left it.

@@ -247,7 +247,11 @@ impl super::Backend for PgStore {
     /// One daemon delivers from a database at a time: it holds a session advisory lock
     /// on a connection of its own, which PostgreSQL releases when the connection ends,
     /// also when the daemon is killed.
-    fn claim_delivery(&self) -> Result<(), StateError> {
+    fn claim_delivery(&self) -> Result<bool, StateError> {
+        let mut delivery = self.delivery.lock().expect("never poisoned");
+        if delivery.is_some() {
+            return Ok(true);
+        }
         let pool = self.pool.clone();
         let (held, connection) = self.wait(async move {
             let mut connection = pool.acquire().await?.detach();
@@ -257,14 +261,14 @@ impl super::Backend for PgStore {
                 .await?;
             Ok((held, connection))
         })?;
-        if !held {
-            return Err(StateError::Locked {
-                dir: PathBuf::from(&self.shown),
-                holder: "another hookwarden daemon delivers from this database".to_owned(),
-            });
+        if held {
+            *delivery = Some(connection);
         }
-        *self.delivery.lock().expect("never poisoned") = Some(connection);
-        Ok(())
+        Ok(held)
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     fn applied(&self) -> Result<Applied, StateError> {

@@ -74,11 +74,13 @@ fn plan_and_apply_go_straight_to_the_database() {
 }
 
 #[test]
-fn a_daemon_delivers_from_the_database_and_the_next_one_what_it_left() {
+fn two_daemons_share_one_database_and_the_standby_takes_over_after_kill_9() {
     let Some(test) = on_postgres() else { return };
     test.exec(&["apply", "--auto-approve"]).code(0);
-    // Paced to one message in 5 s, so that alerts are still queued when it dies.
-    let daemon = Daemon::start(
+    // The first delivers, paced to one message in 5 s, so that alerts are still queued
+    // when it dies; the second, on its own state directory as another host would be,
+    // takes alerts in while it stands by.
+    let first = Daemon::start(
         &test,
         &[
             "--periodic",
@@ -91,39 +93,37 @@ fn a_daemon_delivers_from_the_database_and_the_next_one_what_it_left() {
             "off",
         ],
     );
-    let ids: Vec<String> = (1..=3)
-        .map(|i| {
-            let answer = daemon.post(&json!({"webhook": "ops", "text": format!("alert {i}")}));
-            assert_eq!(answer.status, 202, "{:?}", answer.json);
-            answer.json["id"].as_str().expect("an id").to_owned()
-        })
-        .collect();
-    daemon.wait_for(&ids[0], "delivered", Duration::from_secs(10));
+    let second = Daemon::start(&test, &["--periodic", "1h", "--state", "other"]);
+    assert!(second.log().contains("standby"), "{}", second.log());
+    let post = |daemon: &Daemon, i: usize| {
+        let answer = daemon.post(&json!({"webhook": "ops", "text": format!("alert {i}")}));
+        assert_eq!(answer.status, 202, "{:?}", answer.json);
+        answer.json["id"].as_str().expect("an id").to_owned()
+    };
+    let ids = [
+        post(&first, 1),
+        post(&second, 2),
+        post(&first, 3),
+        post(&second, 4),
+    ];
+    // What the standby took in, the first delivers.
+    first.wait_for(&ids[0], "delivered", Duration::from_secs(10));
+    first.wait_for(&ids[1], "delivered", Duration::from_secs(15));
 
-    // One daemon delivers from a database at a time.
-    let second = test.exec(&["daemon", "--listen", "127.0.0.1:0", "--state", "other"]);
-    second.code(1);
-    assert!(
-        second
-            .stderr
-            .contains("another hookwarden daemon delivers from this database"),
-        "{}",
-        second.stderr
-    );
-    // Killed, its lock goes with its connection; the next daemon, on another state
-    // directory as another host would be, delivers what it left, in order.
-    daemon.crash();
-    let next = Daemon::start(&test, &["--periodic", "1h", "--state", "other"]);
-    for id in &ids[1..] {
-        next.wait_for(id, "delivered", Duration::from_secs(10));
+    // Killed, its lock goes with its connection: the standby delivers what it left, in
+    // order, and every accepted alert arrives.
+    first.crash();
+    for id in &ids[2..] {
+        second.wait_for(id, "delivered", Duration::from_secs(15));
     }
+    assert!(second.log().contains("took delivery over"), "{}", second.log());
     let texts: Vec<String> = test
         .slack_fake()
         .delivered(&crate::fake_slack::hook_path(URL_OPS))
         .iter()
         .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(texts, ["alert 1", "alert 2", "alert 3"]);
+    assert_eq!(texts, ["alert 1", "alert 2", "alert 3", "alert 4"]);
 }
 
 #[test]
