@@ -74,6 +74,12 @@ pub struct DaemonArgs {
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub dedup_window: humantime::Duration,
 
+    /// On a shared store (`--store postgres://…`): how long a daemon holds a webhook's
+    /// deliveries without renewing; another daemon takes the webhook over this long after
+    /// its daemon died or lost the database. 1s to 10m.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = lease)]
+    pub lease: humantime::Duration,
+
     /// Give the admin sockets to GROUP (mode 0660): its members' `hookwarden plan|apply|status…`
     /// run through this daemon. Default: the daemon's user alone (0600).
     #[arg(long, env = "HOOKWARDEN_ADMIN_GROUP", value_name = "GROUP", value_parser = admin_group)]
@@ -85,6 +91,16 @@ pub struct DaemonArgs {
 pub enum Digest {
     On,
     Off,
+}
+
+fn lease(arg: &str) -> Result<humantime::Duration, String> {
+    let lease: humantime::Duration = arg.parse().map_err(|e| format!("{e} (for example 10s)"))?;
+    let within = Duration::from_secs(1)..=Duration::from_secs(600);
+    if within.contains(&lease.into()) {
+        Ok(lease)
+    } else {
+        Err("a lease lasts 1s to 10m".to_owned())
+    }
 }
 
 fn digest_max(arg: &str) -> Result<usize, String> {
@@ -117,6 +133,7 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         queue_limit: args.queue_limit,
         max_connections: args.max_connections.max(1),
         storage_timeout: args.storage_timeout.into(),
+        lease: args.lease.into(),
         dedup_window: args.dedup_window.into(),
         api_token,
         admin_token: token_from_env(ADMIN_TOKEN_FILE)?,

@@ -2,6 +2,7 @@
 //! and the catalog the API answers from.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use super::Shared;
@@ -14,13 +15,14 @@ use crate::server::{Catalog, Entry};
 use crate::state::{StateError, Store};
 
 /// Decrypts the applied webhooks into `webhooks` and describes them in `catalog`, with
-/// the synced directory. Returns the Slack API base the token was applied with.
+/// the synced directory. Returns the Slack API base the token was applied with, and the
+/// serial loaded.
 pub(super) fn load(
     store: &Store,
     keyring: &Keyring,
     webhooks: &Webhooks,
     catalog: &RwLock<Catalog>,
-) -> Result<String, StateError> {
+) -> Result<(String, u64), StateError> {
     let applied = store.applied()?;
     let mut urls = HashMap::new();
     let mut entries = BTreeMap::new();
@@ -57,12 +59,14 @@ pub(super) fn load(
         router,
     };
     let api_url = applied.token.and_then(|t| t.facts).map(|f| f.api_url);
-    Ok(api_url.unwrap_or_else(|| crate::config::DEFAULT_API_URL.to_owned()))
+    let api_url = api_url.unwrap_or_else(|| crate::config::DEFAULT_API_URL.to_owned());
+    Ok((api_url, applied.serial))
 }
 
 /// Loads the applied state again after an apply or a sync, and wakes the workers.
 pub(super) fn reload_blocking(ctx: &Shared) -> Result<(), StateError> {
-    load(&*ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
+    let (_, serial) = load(&*ctx.store, &ctx.keyring, &ctx.webhooks, &ctx.catalog)?;
+    ctx.serial.store(serial, Ordering::Relaxed);
     ctx.outbox.wake_all();
     Ok(())
 }

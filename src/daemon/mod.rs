@@ -26,6 +26,7 @@ mod watch;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -69,6 +70,8 @@ pub struct Options {
     pub max_connections: usize,
     /// How long the state may stay unwritable before the daemon stops, as a failure.
     pub storage_timeout: Duration,
+    /// On a shared store, how long a webhook's lease lasts unrenewed.
+    pub lease: Duration,
     /// How long an Alertmanager HA peer's copy of a notification is recognised.
     pub dedup_window: Duration,
     pub api_token: Option<Secret>,
@@ -156,6 +159,8 @@ struct Shared {
     last_digest: Mutex<Option<String>>,
     /// Wakes the reconcile loop.
     trigger: Arc<Notify>,
+    /// The serial of the applied state the daemon serves.
+    serial: AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -204,8 +209,8 @@ pub async fn run(
         systemd::stopping();
         stopped.cancel();
     });
-    if ctx.store.shared() {
-        tokio::spawn(share_delivery(ctx.clone(), stop.clone()));
+    if let Some(tick) = ctx.outbox.lease_tick() {
+        tokio::spawn(share_store(ctx.clone(), tick, stop.clone()));
     }
     let gave_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(give_up_on_storage(ctx.clone(), stop.clone(), gave_up.clone()));
@@ -238,7 +243,7 @@ pub async fn run(
     tasks.close();
     tasks.wait().await;
     served.map_err(DaemonError::Serve)?;
-    if gave_up.load(std::sync::atomic::Ordering::Relaxed) {
+    if gave_up.load(Ordering::Relaxed) {
         return Err(DaemonError::StorageFailed {
             after: ctx.options.storage_timeout,
         });
@@ -246,36 +251,44 @@ pub async fn run(
     Ok(())
 }
 
-/// How often a daemon on a shared store looks at it: the standby one for whether it
-/// can take delivery over, the delivering one for alerts other daemons took in.
-const SHARED_STORE_POLL: Duration = Duration::from_secs(1);
-
-/// On a store several daemons share: a standby daemon takes delivery over once the
-/// delivering one is gone; the delivering one wakes the workers of alerts that others
-/// took in.
-async fn share_delivery(ctx: Arc<Shared>, stop: CancellationToken) {
+/// On a store several daemons share: keeps this daemon's leases and takes over the
+/// webhooks of a daemon that is gone, wakes the workers of alerts others took in, and
+/// loads the applied state again when another daemon or CI applied.
+async fn share_store(ctx: Arc<Shared>, tick: Duration, stop: CancellationToken) {
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(SHARED_STORE_POLL) => {}
-            () = stop.cancelled() => return,
-        }
-        let outbox = ctx.outbox.clone();
-        let store = ctx.store.clone();
+        let shared = ctx.clone();
         let looked = tokio::task::spawn_blocking(move || {
-            if outbox.delivering() {
-                return outbox.wake_queued().map(|()| false);
+            let known: Vec<String> = shared
+                .catalog
+                .read()
+                .expect("never poisoned")
+                .webhooks
+                .keys()
+                .cloned()
+                .collect();
+            let taken = shared.outbox.keep_leases(&known)?;
+            let serial = shared.store.serial()?;
+            if serial != shared.serial.load(Ordering::Relaxed) {
+                tracing::info!(serial, "the applied state changed; loading it");
+                load::reload_blocking(&shared)?;
             }
-            if !store.claim_delivery()? {
-                return Ok(false);
-            }
-            outbox.take_over().map(|()| true)
+            Ok::<_, StateError>(taken)
         })
         .await
         .expect("the store does not panic");
         match looked {
-            Ok(true) => tracing::warn!("took delivery over: the daemon that delivered is gone"),
-            Ok(false) => {}
-            Err(error) => tracing::error!(%error, "cannot read the shared store"),
+            Ok(taken) => {
+                for webhook in taken {
+                    tracing::warn!(%webhook, "took this webhook's deliveries over: the daemon that held its lease is gone");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read the shared store; delivery stops when the leases lapse");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            () = stop.cancelled() => return,
         }
     }
 }
@@ -300,7 +313,7 @@ async fn give_up_on_storage(
             (Some(_), None) => failing_since = Some(tokio::time::Instant::now()),
             (Some((reason, _)), Some(since)) if since.elapsed() >= ctx.options.storage_timeout => {
                 tracing::error!(%reason, "the state could not be written for {:?}; stopping, so that a restart reopens it once there is space", ctx.options.storage_timeout);
-                gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
+                gave_up.store(true, Ordering::Relaxed);
                 systemd::stopping();
                 stop.cancel();
                 return;
@@ -320,7 +333,7 @@ fn start(
     let metrics = Arc::new(Metrics::default());
     let webhooks: Webhooks = Arc::new(RwLock::new(HashMap::new()));
     let catalog = Arc::new(RwLock::new(Catalog::default()));
-    let api_url = load::load(&*store, &keyring, &webhooks, &catalog)?;
+    let (api_url, serial) = load::load(&*store, &keyring, &webhooks, &catalog)?;
     let client = Client::new(Endpoints::from_env(&api_url));
     let outbox = Outbox::new(
         store.clone(),
@@ -329,13 +342,8 @@ fn start(
         metrics.clone(),
         options.pacing,
         options.retry,
+        options.lease,
     );
-    if !store.claim_delivery()? {
-        tracing::warn!(
-            "standby: another daemon delivers from this store; this one takes alerts in and takes delivery over when that one goes"
-        );
-        outbox.standby();
-    }
     outbox.start()?;
     Ok(Arc::new(Shared {
         problems: Arc::new(RwLock::new(Vec::new())),
@@ -349,5 +357,6 @@ fn start(
         runner,
         last_digest: Mutex::new(None),
         trigger: Arc::new(Notify::new()),
+        serial: AtomicU64::new(serial),
     }))
 }

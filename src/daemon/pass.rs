@@ -14,7 +14,7 @@ use crate::explain::describe;
 use crate::plan::Plan;
 use crate::reconcile::{self, Checks, Operator, Pass, ReconcileError};
 use crate::render;
-use crate::state::Applied;
+use crate::state::{Applied, StateError};
 
 /// What a pass found, for the log and systemd's status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,22 @@ pub(super) async fn run(ctx: &Arc<Shared>, force: bool) -> Outcome {
         }
         *last = Some(digest);
     }
-    match attempt(ctx, &text).await {
+    let mut attempted = attempt(ctx, &text).await;
+    // Another daemon on a shared store applied first: what it applied is loaded, and the
+    // file planned again against it (it is most often the same change, and in sync).
+    for _ in 0..3 {
+        let Err(DaemonError::Reconcile(ReconcileError::State(StateError::Stale { actual, .. }))) = &attempted
+        else {
+            break;
+        };
+        tracing::info!(serial = actual, "another apply landed first; planning against it");
+        if let Err(error) = load::reload(ctx).await {
+            attempted = Err(error.into());
+            break;
+        }
+        attempted = attempt(ctx, &text).await;
+    }
+    match attempted {
         Ok(outcome) => {
             ctx.metrics.config_valid.set(1);
             let problems = pending(&outcome, &ctx.options.config);

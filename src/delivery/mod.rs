@@ -16,6 +16,7 @@
 
 mod commit;
 pub mod digest;
+mod lease;
 mod pacing;
 mod worker;
 
@@ -37,6 +38,7 @@ use crate::slack::Client;
 use crate::state::{AlertRecord, AlertStatus, Enqueued, NewAlert, StateError, Store};
 use commit::GroupCommit;
 pub use commit::StorageHealth;
+use lease::Sharing;
 
 /// Deliveries a worker may make before the disk has recorded the earlier ones: the
 /// most that a crash can send twice, per webhook.
@@ -61,9 +63,8 @@ pub struct Outbox {
     queued: AtomicUsize,
     /// Outcomes the store could not take, by webhook, to write before it sends again.
     unwritten: Mutex<HashMap<String, Vec<AlertRecord>>>,
-    /// Whether this daemon delivers; a standby one only takes alerts in, for the one
-    /// that does (a shared store).
-    delivering: std::sync::atomic::AtomicBool,
+    /// On a store several daemons share, the webhooks this daemon delivers.
+    sharing: Option<Sharing>,
 }
 
 impl Outbox {
@@ -74,7 +75,9 @@ impl Outbox {
         metrics: Arc<Metrics>,
         pacing: Pacing,
         retry: Retry,
+        lease: Duration,
     ) -> Arc<Self> {
+        let sharing = store.shared().then(|| Sharing::new(lease));
         Arc::new(Outbox {
             store,
             webhooks,
@@ -88,36 +91,8 @@ impl Outbox {
             commit: GroupCommit::new(),
             queued: AtomicUsize::new(0),
             unwritten: Mutex::new(HashMap::new()),
-            delivering: std::sync::atomic::AtomicBool::new(true),
+            sharing,
         })
-    }
-
-    /// Whether this daemon delivers (see [`Outbox::standby`]).
-    pub fn delivering(&self) -> bool {
-        self.delivering.load(Ordering::Relaxed)
-    }
-
-    /// Takes alerts in without delivering them: another daemon delivers from the store.
-    pub fn standby(&self) {
-        self.delivering.store(false, Ordering::Relaxed);
-    }
-
-    /// Delivers from now on, starting with whatever the store has queued.
-    pub fn take_over(self: &Arc<Self>) -> Result<(), StateError> {
-        self.delivering.store(true, Ordering::Relaxed);
-        self.wake_queued()
-    }
-
-    /// Wakes the worker of every webhook with queued alerts, also those another daemon
-    /// took in.
-    pub fn wake_queued(self: &Arc<Self>) -> Result<(), StateError> {
-        for (webhook, count) in self.store.queued_counts()? {
-            self.metrics
-                .depth(&webhook)
-                .set(i64::try_from(count).unwrap_or(i64::MAX));
-            self.wake(&webhook);
-        }
-        Ok(())
     }
 
     /// Starts the workers of every webhook with queued alerts, and the group committer.
@@ -194,7 +169,7 @@ impl Outbox {
 
     /// Tells `webhook`'s worker there is work, starting it if needed.
     pub fn wake(self: &Arc<Self>, webhook: &str) {
-        if !self.delivering() {
+        if !self.holds(webhook) {
             return;
         }
         let mut workers = self.workers.lock().expect("the worker map is never poisoned");
@@ -224,12 +199,17 @@ impl Outbox {
     }
 
     /// Stops taking alerts from the queues and waits up to `deadline` for requests in
-    /// flight; whatever is still queued is sent after the next start.
+    /// flight; whatever is still queued is sent after the next start. On a shared store,
+    /// another daemon takes the webhooks over at once, or once their leases expire when
+    /// a request was still in flight.
     pub async fn shutdown(&self, deadline: Duration) -> bool {
         self.cancel.cancel();
         self.tracker.close();
         let drained = tokio::time::timeout(deadline, self.tracker.wait()).await.is_ok();
         let _ = self.store.flush();
+        if drained {
+            self.release_leases();
+        }
         drained
     }
 }

@@ -85,6 +85,15 @@ impl Bucket {
         self.last = now;
     }
 
+    /// A bucket whose burst was just spent: the next message waits a full interval.
+    pub(super) fn spent(pacing: Pacing) -> Self {
+        Bucket {
+            pacing,
+            tokens: 0.0,
+            last: Instant::now(),
+        }
+    }
+
     /// How long until a token is free.
     pub(super) fn delay(&mut self) -> Duration {
         if self.pacing.per_second <= 0.0 {

@@ -17,9 +17,19 @@ use crate::state::{AlertRecord, AlertStatus, DigestRef, Health, HealthState, Sta
 
 impl Outbox {
     pub(super) async fn work(&self, webhook: &str, notify: &Notify) {
-        let mut bucket = Bucket::new(self.pacing);
+        // Taken over from another daemon, whose last message may have just left.
+        let mut bucket = if self.sharing.as_ref().is_some_and(|s| s.take_taken(webhook)) {
+            Bucket::spent(self.pacing)
+        } else {
+            Bucket::new(self.pacing)
+        };
         let mut unflushed = VecDeque::new();
         loop {
+            // On a shared store, this daemon sends only under the webhook's lease.
+            if !self.holds(webhook) {
+                self.retire(webhook);
+                return;
+            }
             while unflushed
                 .front()
                 .is_some_and(|ticket| self.commit.is_durable(*ticket))
@@ -76,7 +86,8 @@ impl Outbox {
             }
             let carried = self.carried(webhook, record);
             // A digest whose recording failed is not sent: its outcome could not be kept.
-            if self.commit.storage.is_failing() {
+            // Nor is anything once the lease lapsed while the store answered.
+            if self.commit.storage.is_failing() || !self.holds(webhook) {
                 continue;
             }
             bucket.take();
@@ -93,6 +104,15 @@ impl Outbox {
                 unflushed.extend(ticket);
             }
         }
+    }
+
+    /// Ends `webhook`'s worker: its lease is gone. A later lease starts another.
+    fn retire(&self, webhook: &str) {
+        tracing::info!(
+            webhook,
+            "not delivering this webhook any more: its lease lapsed, and another daemon may take it over"
+        );
+        self.workers.lock().expect("never poisoned").remove(webhook);
     }
 
     /// Waits for the flush of `ticket`; false when the daemon stops. A flush that failed

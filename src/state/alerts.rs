@@ -80,6 +80,33 @@ pub struct NewAlert {
     pub dead: Option<String>,
 }
 
+impl NewAlert {
+    /// The alert as stored, numbered `seq` and accepted at `now_ms`: queued, or failed
+    /// from the start.
+    pub(super) fn into_record(self, seq: u64, now_ms: u64) -> AlertRecord {
+        AlertRecord {
+            id: format!("{seq:016x}"),
+            webhook: self.webhook,
+            payload: self.payload,
+            key: self.key,
+            status: if self.dead.is_some() {
+                AlertStatus::Failed
+            } else {
+                AlertStatus::Queued
+            },
+            attempts: 0,
+            last_error: self.dead,
+            created_at: now_ms,
+            next_attempt_at: now_ms,
+            delivered_at: None,
+            digest: None,
+            alone: false,
+            retried_as: None,
+            retry_of: None,
+        }
+    }
+}
+
 /// The outcome of [`Store::enqueue`](super::Store::enqueue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {

@@ -1,9 +1,10 @@
 //! What every store does, whatever holds it: the one interface the rest of hookwarden
 //! uses, so that the sled store and others cannot drift apart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::audit::{self, AuditEntry, Draft};
 use super::outbox::{AlertRecord, Enqueued, Health, NewAlert};
@@ -17,16 +18,34 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The state directory, for messages and the admin socket beside it.
     fn dir(&self) -> &Path;
 
-    /// Makes this process the one that delivers the outbox, if no other is: `false`
-    /// while another does. The sled store is one process's already.
-    fn claim_delivery(&self) -> Result<bool, StateError> {
-        Ok(true)
-    }
-
-    /// Whether other processes may write alerts into this store meanwhile (a database
-    /// several daemons share), so that the one delivering must look for them.
+    /// Whether other processes may use this store meanwhile (a database several daemons
+    /// share): each webhook is then delivered under a lease ([`Backend::lease`]), and a
+    /// daemon looks in the store for alerts others took in and applies others made.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Renews for `lease` the leases `holder` has, and takes those of `wanted` that no
+    /// daemon holds or whose lease has expired. A store of one process's own has no
+    /// leases: it holds every webhook.
+    fn lease(&self, holder: &str, wanted: &[String], lease: Duration) -> Result<Leases, StateError> {
+        let _ = (holder, lease);
+        Ok(Leases {
+            held: wanted.iter().cloned().collect(),
+            taken: BTreeSet::new(),
+        })
+    }
+
+    /// Lets `holder`'s leases expire now, so that another daemon takes its webhooks over
+    /// at once (a daemon that stops).
+    fn release(&self, holder: &str) -> Result<(), StateError> {
+        let _ = holder;
+        Ok(())
+    }
+
+    /// The serial of the applied state, cheaper than [`Backend::applied`].
+    fn serial(&self) -> Result<u64, StateError> {
+        Ok(self.applied()?.serial)
     }
 
     /// The applied state as the last apply left it.
@@ -137,6 +156,16 @@ impl Backend for SledStore {
         health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
         prune(&self, now_ms: u64) -> Result<usize, StateError>;
     }
+}
+
+/// The webhooks a daemon delivers after [`Backend::lease`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leases {
+    /// Every webhook whose lease the holder has now.
+    pub held: BTreeSet<String>,
+    /// Those of them another daemon held before, whose lease had expired: their next
+    /// message waits a pacing interval, since the last one may have just left.
+    pub taken: BTreeSet<String>,
 }
 
 /// Everything a store holds, as its records are written, to copy one store into

@@ -7,6 +7,7 @@ mod alerts;
 pub mod audit;
 mod backend;
 mod outbox;
+mod pg_intake;
 mod postgres;
 mod records;
 mod sled_store;
@@ -16,7 +17,7 @@ mod store_tests;
 use std::path::PathBuf;
 
 pub use audit::{AuditChange, AuditEntry, Draft};
-pub use backend::{Backend, Snapshot, Store};
+pub use backend::{Backend, Leases, Snapshot, Store};
 pub use outbox::{
     AlertRecord, AlertStatus, DEDUP_WINDOW_MS, DigestRef, Enqueued, Health, HealthState, NewAlert,
 };

@@ -47,28 +47,9 @@ impl SledStore {
         let mut records = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let seq = self.db.generate_id().map_err(|e| self.io("write", e))?;
-            let record = AlertRecord {
-                id: format!("{seq:016x}"),
-                webhook: alert.webhook,
-                payload: alert.payload,
-                key: alert.key,
-                status: if alert.dead.is_some() {
-                    AlertStatus::Failed
-                } else {
-                    AlertStatus::Queued
-                },
-                attempts: 0,
-                last_error: alert.dead,
-                created_at: now_ms,
-                next_attempt_at: now_ms,
-                delivered_at: None,
-                digest: None,
-                alone: false,
-                retried_as: None,
-                retry_of: None,
-            };
-            let encoded = serde_json::to_vec(&record).expect("a record serializes");
             let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
+            let record = alert.into_record(seq, now_ms);
+            let encoded = serde_json::to_vec(&record).expect("a record serializes");
             records.push((seq, record, encoded, window));
         }
         let plain = |record: &AlertRecord| record.key.is_none() && record.status == AlertStatus::Queued;

@@ -144,3 +144,42 @@ fn a_dead_letter_is_stored_failed_and_never_queued() {
         assert_eq!(store.queued_counts().expect("counts").get("ops"), Some(&1));
     }
 }
+
+#[test]
+fn concurrent_enqueues_are_all_stored_in_order_and_a_key_is_taken_once() {
+    for (_dir, store) in stores() {
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut ids = Vec::new();
+                    for i in 0..25 {
+                        let mut batch = vec![alert("ops", &format!("{t}-{i}"))];
+                        if i % 5 == 0 {
+                            batch.push(NewAlert {
+                                key: Some("shared".into()),
+                                ..alert("gov", "once")
+                            });
+                        }
+                        let enqueued = store.enqueue(batch, 0).expect("queued");
+                        assert_eq!(enqueued[0].record.payload["text"], format!("{t}-{i}"));
+                        ids.push(enqueued[0].record.id.clone());
+                    }
+                    ids
+                })
+            })
+            .collect();
+        for thread in threads {
+            let ids = thread.join().expect("no panic");
+            let mut sorted = ids.clone();
+            sorted.sort();
+            assert_eq!(
+                ids, sorted,
+                "{store:?}: one caller's alerts are queued in its order"
+            );
+        }
+        let counts = store.queued_counts().expect("counts");
+        assert_eq!(counts["ops"], 200, "{store:?}");
+        assert_eq!(counts["gov"], 1, "{store:?}: the key was taken once");
+    }
+}

@@ -14,20 +14,19 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use super::audit::{self, AuditEntry, Draft};
 use super::outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, NewAlert};
-use super::{Applied, AppliedWebhook, StateError, SyncedDirectory, TokenWrite, Writes};
+use super::pg_intake;
+use super::{Applied, AppliedWebhook, Leases, StateError, SyncedDirectory, TokenWrite, Writes};
 use crate::routes::Routing;
 
 /// The key of the advisory lock that serializes applies.
 const APPLY_LOCK: i64 = 0x686f_6f6b_7761_7264; // "hookward"
-
-/// The key of the advisory lock the delivering daemon holds for as long as it runs.
-const DAEMON_LOCK: i64 = 0x686f_6f6b_6461_656d; // "hookdaem"
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -38,8 +37,8 @@ pub struct PgStore {
     /// Where the daemon's admin socket goes.
     dir: PathBuf,
     pool: PgPool,
-    /// The delivering daemon's connection, which holds [`DAEMON_LOCK`] until it closes.
-    delivery: std::sync::Mutex<Option<sqlx::PgConnection>>,
+    /// Alerts for the group committer ([`pg_intake`]).
+    intake: tokio::sync::mpsc::UnboundedSender<pg_intake::Intake>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -101,14 +100,16 @@ impl PgStore {
         let entered = runtime.enter();
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(std::time::Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options);
         drop(entered);
+        let (intake, queue) = tokio::sync::mpsc::unbounded_channel();
+        runtime.spawn(pg_intake::commit(pool.clone(), queue));
         let store = PgStore {
             shown,
             dir: dir.to_owned(),
             pool,
-            delivery: std::sync::Mutex::new(None),
+            intake,
             runtime: Some(runtime),
         };
         store.migrate()?;
@@ -146,7 +147,7 @@ impl PgStore {
             .spawn(async move {
                 let _ = send.send(work.await);
             });
-        let result = answer.recv().map_err(|_| StateError::ShuttingDown)?;
+        let result = blocking(|| answer.recv()).map_err(|_| StateError::ShuttingDown)?;
         result.map_err(|e| self.error(&e))
     }
 
@@ -182,6 +183,18 @@ impl PgStore {
 
     fn serial(&self) -> Result<u64, StateError> {
         Ok(self.meta("serial")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+}
+
+/// Runs `wait`, which blocks on the database: on a worker of a multi-threaded runtime
+/// (the daemon's), the worker's other tasks move to another thread meanwhile.
+fn blocking<T>(wait: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(wait)
+    } else {
+        wait()
     }
 }
 
@@ -244,31 +257,67 @@ impl super::Backend for PgStore {
         &self.dir
     }
 
-    /// One daemon delivers from a database at a time: it holds a session advisory lock
-    /// on a connection of its own, which PostgreSQL releases when the connection ends,
-    /// also when the daemon is killed.
-    fn claim_delivery(&self) -> Result<bool, StateError> {
-        let mut delivery = self.delivery.lock().expect("never poisoned");
-        if delivery.is_some() {
-            return Ok(true);
-        }
-        let pool = self.pool.clone();
-        let (held, connection) = self.wait(async move {
-            let mut connection = pool.acquire().await?.detach();
-            let held: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-                .bind(DAEMON_LOCK)
-                .fetch_one(&mut connection)
-                .await?;
-            Ok((held, connection))
-        })?;
-        if held {
-            *delivery = Some(connection);
-        }
-        Ok(held)
-    }
-
     fn shared(&self) -> bool {
         true
+    }
+
+    /// Both by the database's clock, in one transaction: the holder's leases renewed,
+    /// then the wanted webhooks whose lease is missing or has expired taken.
+    fn lease(&self, holder: &str, wanted: &[String], lease: Duration) -> Result<Leases, StateError> {
+        let pool = self.pool.clone();
+        let (holder, wanted, seconds) = (holder.to_owned(), wanted.to_vec(), lease.as_secs_f64());
+        let (renewed, claimed) = self.wait(async move {
+            let mut tx = pool.begin().await?;
+            let renewed = sqlx::query_scalar::<_, String>(
+                "update delivery_leases set expires_at = now() + $2 * interval '1 second'
+                 where holder = $1 returning webhook",
+            )
+            .bind(&holder)
+            .bind(seconds)
+            .fetch_all(&mut *tx)
+            .await?;
+            // xmax is set on a row that was updated rather than inserted: a lease another
+            // daemon held.
+            let claimed = sqlx::query_as::<_, (String, bool)>(
+                "insert into delivery_leases (webhook, holder, expires_at)
+                 select webhook, $1, now() + $3 * interval '1 second' from unnest($2::text[]) as webhook
+                 on conflict (webhook) do update set holder = excluded.holder, expires_at = excluded.expires_at
+                 where delivery_leases.expires_at <= now()
+                 returning webhook, xmax <> 0",
+            )
+            .bind(&holder)
+            .bind(&wanted)
+            .bind(seconds)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok((renewed, claimed))
+        })?;
+        let mut leases = Leases::default();
+        leases.held.extend(renewed);
+        for (webhook, taken) in claimed {
+            if taken {
+                leases.taken.insert(webhook.clone());
+            }
+            leases.held.insert(webhook);
+        }
+        Ok(leases)
+    }
+
+    fn release(&self, holder: &str) -> Result<(), StateError> {
+        let pool = self.pool.clone();
+        let holder = holder.to_owned();
+        self.wait(async move {
+            sqlx::query("update delivery_leases set expires_at = now() where holder = $1")
+                .bind(holder)
+                .execute(&pool)
+                .await
+                .map(drop)
+        })
+    }
+
+    fn serial(&self) -> Result<u64, StateError> {
+        PgStore::serial(self)
     }
 
     fn applied(&self) -> Result<Applied, StateError> {
@@ -423,70 +472,22 @@ impl super::Backend for PgStore {
             .collect()
     }
 
+    /// With the alerts of other requests, in one transaction (group commit).
     fn enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError> {
-        let pool = self.pool.clone();
-        let found = self.wait(async move {
-            let mut tx = pool.begin().await?;
-            let mut enqueued = Vec::with_capacity(alerts.len());
-            for alert in alerts {
-                let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
-                if let Some(key) = alert.key.as_deref() {
-                    let seen = sqlx::query_scalar::<_, String>(
-                        "select a.record from dedup d join alerts a on a.seq = d.seq
-                         where d.webhook = $1 and d.key = $2 and $3 - d.at_ms < $4",
-                    )
-                    .bind(&alert.webhook)
-                    .bind(key)
-                    .bind(millis(now_ms))
-                    .bind(millis(window))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(record) = seen {
-                        enqueued.push(Err(record));
-                        continue;
-                    }
-                }
-                let seq: i64 = sqlx::query_scalar("select nextval('alert_seq')")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let record = AlertRecord {
-                    id: format!("{seq:016x}"),
-                    webhook: alert.webhook,
-                    payload: alert.payload,
-                    key: alert.key,
-                    status: if alert.dead.is_some() {
-                        AlertStatus::Failed
-                    } else {
-                        AlertStatus::Queued
-                    },
-                    attempts: 0,
-                    last_error: alert.dead,
-                    created_at: now_ms,
-                    next_attempt_at: now_ms,
-                    delivered_at: None,
-                    digest: None,
-                    alone: false,
-                    retried_as: None,
-                    retry_of: None,
-                };
-                if let Some(key) = &record.key {
-                    sqlx::query(
-                        "insert into dedup (webhook, key, seq, at_ms) values ($1, $2, $3, $4)
-                         on conflict (webhook, key) do update set seq = excluded.seq, at_ms = excluded.at_ms",
-                    )
-                    .bind(&record.webhook)
-                    .bind(key)
-                    .bind(seq)
-                    .bind(millis(now_ms))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                put_alert(&mut tx, seq, &record, record.status == AlertStatus::Queued).await?;
-                enqueued.push(Ok(record));
-            }
-            tx.commit().await?;
-            Ok(enqueued)
-        })?;
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        self.intake
+            .send(pg_intake::Intake {
+                alerts,
+                now_ms,
+                answer,
+            })
+            .map_err(|_| StateError::ShuttingDown)?;
+        let found = blocking(|| answered.recv())
+            .map_err(|_| StateError::ShuttingDown)?
+            .map_err(|reason| StateError::Database {
+                store: self.shown.clone(),
+                reason,
+            })?;
         found
             .into_iter()
             .map(|outcome| match outcome {
@@ -546,23 +547,21 @@ impl super::Backend for PgStore {
         }
     }
 
+    /// An alert's status and place in the queue change in one statement here, so the
+    /// count needs no record read.
     fn queued_counts(&self) -> Result<BTreeMap<String, usize>, StateError> {
         let pool = self.pool.clone();
         let rows = self.wait(async move {
-            sqlx::query_as::<_, (i64, String)>("select seq, record from alerts where queued order by seq")
-                .fetch_all(&pool)
-                .await
+            sqlx::query_as::<_, (String, i64)>(
+                "select webhook, count(*) from alerts where queued and status = 'queued' group by webhook",
+            )
+            .fetch_all(&pool)
+            .await
         })?;
-        let mut counts = BTreeMap::new();
-        for (seq, text) in rows {
-            let record: AlertRecord = self.decode(&text, "an alert")?;
-            if record.status == AlertStatus::Queued {
-                *counts.entry(record.webhook).or_insert(0) += 1;
-            } else {
-                self.unqueue(seq, &record)?;
-            }
-        }
-        Ok(counts)
+        Ok(rows
+            .into_iter()
+            .map(|(webhook, count)| (webhook, usize::try_from(count).unwrap_or(usize::MAX)))
+            .collect())
     }
 
     fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StateError> {

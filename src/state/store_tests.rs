@@ -105,3 +105,47 @@ fn a_retried_dead_letter_is_kept_and_names_its_new_alert() {
         assert_eq!(store.queued_counts().expect("counts")["ops"], 1);
     }
 }
+
+#[test]
+fn a_webhook_is_leased_to_one_holder_until_its_lease_expires_or_is_released() {
+    let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+    let set = |list: &[&str]| {
+        list.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    for (_dir, store) in stores() {
+        let long = std::time::Duration::from_secs(60);
+        let a = store.lease("a", &names(&["ops", "gov"]), long).expect("leases");
+        assert_eq!(a.held, set(&["ops", "gov"]), "{store:?}");
+        assert!(a.taken.is_empty(), "{store:?}");
+        if !store.shared() {
+            // A store of one process's own: every webhook is its.
+            continue;
+        }
+        // Held: another holder gets neither, and the holder's renewal keeps both.
+        let b = store
+            .lease("b", &names(&["ops", "gov", "dev"]), long)
+            .expect("leases");
+        assert_eq!(b.held, set(&["dev"]));
+        assert_eq!(
+            store.lease("a", &[], long).expect("renews").held,
+            set(&["ops", "gov"])
+        );
+
+        // Expired: taken over, and said so.
+        let short = std::time::Duration::from_millis(200);
+        store.lease("a", &[], short).expect("renews");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let b = store.lease("b", &names(&["ops"]), long).expect("leases");
+        assert_eq!(b.held, set(&["ops", "dev"]));
+        assert_eq!(b.taken, set(&["ops"]));
+        assert_eq!(store.lease("a", &[], long).expect("renews").held, set(&["gov"]));
+
+        // Released: taken at once.
+        store.release("b").expect("releases");
+        let a = store.lease("a", &names(&["ops", "dev"]), long).expect("leases");
+        assert_eq!(a.held, set(&["ops", "gov", "dev"]));
+        assert_eq!(a.taken, set(&["ops", "dev"]));
+    }
+}
