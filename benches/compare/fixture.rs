@@ -18,6 +18,8 @@ pub const TOKEN: &str = "xoxb-0000-BENCH-not-a-real-token";
 pub struct Workdir {
     pub dir: TempDir,
     recipients: Recipients,
+    /// `--store`, when not the sled state in the directory.
+    store: Option<String>,
 }
 
 impl Workdir {
@@ -35,7 +37,19 @@ impl Workdir {
         )
         .expect("write the identity");
         let recipients = Recipients::parse(&[recipient]).expect("a recipient");
-        Workdir { dir, recipients }
+        Workdir {
+            dir,
+            recipients,
+            store: None,
+        }
+    }
+
+    /// The same, its state in `store` (`postgres://…`).
+    pub fn on_store(store: &str) -> Self {
+        Workdir {
+            store: Some(store.to_owned()),
+            ..Workdir::new()
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -79,6 +93,9 @@ impl Workdir {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOOKWARDEN_IDENTITY", self.path("identity.txt"))
             .env("HOOKWARDEN_STATE_DIR", self.path("state"));
+        if let Some(store) = &self.store {
+            command.env("HOOKWARDEN_STORE", store);
+        }
         if let Some(origin) = slack {
             command
                 .env("HOOKWARDEN_SLACK_WEBHOOK_ORIGIN", origin)

@@ -75,12 +75,12 @@ pub fn bench(report: &mut Report, runs: usize) {
     ]);
 }
 
-fn rate(result: &Value) -> f64 {
+pub fn rate(result: &Value) -> f64 {
     result["summary"]["requestsPerSec"].as_f64().expect("a rate")
 }
 
 /// One oha run against `url`, posting `body` if given; every answer must be `status`.
-fn oha(url: &str, body: Option<&Value>, status: &str, args: &[&str]) -> Value {
+pub fn oha(url: &str, body: Option<&Value>, status: &str, args: &[&str]) -> Value {
     let mut command = Command::new("oha");
     command.args(["--no-tui", "--output-format", "json", "-c", CONNECTIONS]);
     if let Some(body) = body {

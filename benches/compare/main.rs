@@ -7,8 +7,8 @@
 //! cargo bench --bench compare -- [--runs N] [--quick] [SCENARIO...]
 //! ```
 //!
-//! Scenarios: plan, intake, delivery, rate-limit, receivers, flood, idle, sync (default:
-//! all).
+//! Scenarios: plan, intake, delivery, rate-limit, receivers, flood, idle, sync, stores
+//! (default: all).
 
 mod alertmanager;
 mod delivery;
@@ -21,6 +21,7 @@ mod measure;
 mod plan;
 mod report;
 mod sink;
+mod stores;
 mod sync;
 
 // Shared with the integration tests, so that both drive the daemon and the fake Slack
@@ -30,6 +31,9 @@ mod daemon_process;
 #[path = "../../tests/cli/fake_slack.rs"]
 #[allow(dead_code)]
 mod fake_slack;
+#[path = "../../tests/support/postgres.rs"]
+#[allow(dead_code, clippy::unused_self)]
+mod postgres;
 
 use report::Report;
 
@@ -100,6 +104,9 @@ fn main() {
             if options.quick { 10_000 } else { 100_000 },
             options.runs,
         );
+    }
+    if wanted("stores") {
+        stores::bench(&mut report, options.runs);
     }
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compare.md");
     std::fs::write(&out, report.text()).expect("write the report");

@@ -201,6 +201,10 @@ fn two_daemons_applying_the_same_file_apply_each_change_once() {
         ],
         None,
     );
+    // A plan saved before the daemons apply the change is stale once they have.
+    test.write("next.yaml", &config);
+    test.exec(&["-c", "next.yaml", "plan", "--out", "plan.json"])
+        .code(0);
     test.write("hookwarden.yaml", &config);
     // Both serve the new webhook, whichever applied it.
     for daemon in [&first, &second] {
@@ -225,6 +229,15 @@ fn two_daemons_applying_the_same_file_apply_each_change_once() {
         let health = daemon.get("/healthz");
         assert_eq!(health.status, 200, "{:?}", health.json);
     }
+    let stale = test.exec(&["-c", "next.yaml", "apply", "plan.json"]);
+    stale.code(1);
+    assert!(
+        stale
+            .stderr
+            .contains("the state changed since the plan was made (serial 1, now 2)"),
+        "{}",
+        stale.stderr
+    );
     // And an alert to it is delivered, by whichever daemon holds its lease.
     let answer = second.post(&json!({"webhook": "dev", "text": "new"}));
     let id = answer.json["id"].as_str().expect("an id").to_owned();
@@ -349,4 +362,35 @@ fn while_the_database_is_away_intake_answers_503_and_nothing_accepted_is_lost() 
     let mut texts = texts_at(&test, URL_OPS);
     texts.dedup();
     assert_eq!(texts, ["alert 1", "alert 2", "alert 3"]);
+}
+
+#[test]
+fn the_password_comes_from_its_file_and_is_never_shown() {
+    let Some(cluster) = cluster::cluster() else { return };
+    let url = cluster.database();
+    let test = Test::new();
+    test.write("store-password", "not-a-real-password\n");
+    let test = test.env("HOOKWARDEN_STORE", &url);
+    let absent = test
+        .command(&["store", "migrate"])
+        .env("HOOKWARDEN_STORE_PASSWORD_FILE", "absent")
+        .output()
+        .expect("runs");
+    let refused = crate::harness::Run::from_output(absent, &test);
+    refused.code(1);
+    assert!(
+        refused.stderr.contains("cannot read the password file absent"),
+        "{}",
+        refused.stderr
+    );
+    let with_file = test.env("HOOKWARDEN_STORE_PASSWORD_FILE", "store-password");
+    let migrated = with_file.exec(&["store", "migrate"]);
+    migrated.code(0);
+    // A password in the URL is shown masked.
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let with_password = format!("{scheme}://{}", rest.replacen('@', ":not-a-real-password@", 1));
+    let shown = with_file.exec(&["--store", &with_password, "store", "migrate"]);
+    shown.code(0);
+    assert!(shown.stdout.contains(":****@"), "{}", shown.stdout);
+    assert!(!shown.stdout.contains("not-a-real-password") && !shown.stderr.contains("not-a-real-password"));
 }
