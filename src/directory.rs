@@ -108,6 +108,11 @@ enum Entry {
 }
 
 impl Index {
+    /// How many users and groups the directory holds.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.directory.users.len(), self.directory.groups.len())
+    }
+
     pub fn new(directory: Directory) -> Self {
         let mut index = Index {
             directory,

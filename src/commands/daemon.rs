@@ -139,10 +139,17 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         admin_token: token_from_env(ADMIN_TOKEN_FILE)?,
         admin: admin_sockets(args),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts");
+    // One thread serves the sled store, whose calls never wait on the network. On a
+    // database, a call waits for its answer: the runtime then has a thread per core, and
+    // a call moves the thread's other tasks to another while it waits.
+    let runtime = if store.shared() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("a tokio runtime starts");
     let out = &mut *ctx.out;
     runtime.block_on(async {
         let (listener, shown) = bind(&args.listen).await?;

@@ -50,12 +50,15 @@ pub(super) fn load(
         };
         entries.insert(webhook.id.clone(), entry);
     }
-    let directory = store.directory()?.map(|synced| Index::new(synced.directory));
+    let synced = store.directory()?;
+    let synced_at = synced.as_ref().map(|synced| synced.synced_at);
+    let directory = synced.map(|synced| Index::new(synced.directory));
     *webhooks.write().expect("never poisoned") = urls;
     let router = Arc::new(Router::new(&applied.routing));
     *catalog.write().expect("never poisoned") = Catalog {
         webhooks: entries,
         directory,
+        synced_at,
         router,
     };
     let api_url = applied.token.and_then(|t| t.facts).map(|f| f.api_url);

@@ -407,10 +407,22 @@ impl Outbox {
 
     fn health(&self, webhook: &str, state: HealthState, error: Option<&str>) {
         self.metrics.set_health(webhook, state);
+        let now = now_ms();
+        // A failure keeps when the webhook last delivered.
+        let last_delivered_at = if state == HealthState::Healthy {
+            Some(now)
+        } else {
+            self.store
+                .health(webhook)
+                .ok()
+                .flatten()
+                .and_then(|h| h.last_delivered_at)
+        };
         let health = Health {
             state,
             last_error: error.map(str::to_owned),
-            updated_at: now_ms(),
+            updated_at: now,
+            last_delivered_at,
         };
         if let Err(error) = self.store.set_health(webhook, &health) {
             tracing::error!(webhook, %error, "cannot record a webhook's health");

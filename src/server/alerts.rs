@@ -136,7 +136,7 @@ pub(super) async fn show(State(state): State<Shared>, Path(id): Path<String>) ->
     Ok(axum::Json(alert_json(&record)).into_response())
 }
 
-fn unknown_alert(id: &str) -> ApiError {
+pub(super) fn unknown_alert(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "unknown_alert",
@@ -163,7 +163,7 @@ pub(super) async fn list(
             "only `?status=failed` (the dead letters) is listed",
         ));
     }
-    let records = state.store.failed_alerts(query.limit.unwrap_or(1000))?;
+    let records = state.store.failed_alerts(None, query.limit.unwrap_or(1000))?;
     let alerts: Vec<Value> = records.iter().map(alert_json).collect();
     Ok(axum::Json(json!({"alerts": alerts})).into_response())
 }

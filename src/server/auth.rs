@@ -1,4 +1,6 @@
-//! Who may call: `Authorization: Bearer <token>`, compared in constant time.
+//! Who may call: `Authorization: Bearer <token>`, compared in constant time. The console
+//! page, for a browser, also takes HTTP Basic with the token as the password (any user
+//! name), and asks for it.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -15,8 +17,20 @@ pub(super) async fn authorize(State(state): State<Shared>, request: Request, nex
     let Some(token) = state.api_token.as_ref().filter(|_| !open) else {
         return next.run(request).await;
     };
-    if bearer_matches(request.headers(), token) {
+    let console = is_console(request.uri().path());
+    if bearer_matches(request.headers(), token) || (console && basic_matches(request.headers(), token)) {
         next.run(request).await
+    } else if console {
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            "The hookwarden console needs the API token: sign in with any user name and the token as the password.\n",
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"hookwarden\", charset=\"UTF-8\""),
+        );
+        response
     } else {
         let mut response = ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -30,6 +44,31 @@ pub(super) async fn authorize(State(state): State<Shared>, request: Request, nex
         );
         response
     }
+}
+
+fn is_console(path: &str) -> bool {
+    path == "/" || path.starts_with("/console/")
+}
+
+/// `Authorization: Basic base64(user:token)`, any user, the token in constant time.
+fn basic_matches(headers: &axum::http::HeaderMap, token: &Secret) -> bool {
+    use base64::Engine as _;
+    let decoded = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, encoded)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+        })
+        .map(zeroize::Zeroizing::new);
+    let password = decoded
+        .as_deref()
+        .and_then(|bytes| bytes.iter().position(|b| *b == b':').map(|at| &bytes[at + 1..]))
+        .unwrap_or_default();
+    bool::from(password.ct_eq(token.expose().as_bytes()))
 }
 
 /// `Authorization: Bearer <token>`: the scheme in any case, as RFC 9110 has it; the

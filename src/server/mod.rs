@@ -8,6 +8,7 @@
 mod admin;
 mod alerts;
 mod auth;
+mod console;
 mod error;
 mod observe;
 mod receivers;
@@ -23,6 +24,7 @@ use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
 
 pub use admin::{AdminAccess, RunCommand};
+pub use console::FAILED_PAGE;
 pub use error::ApiError;
 
 use crate::delivery::Outbox;
@@ -47,6 +49,8 @@ pub const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct Catalog {
     pub webhooks: BTreeMap<String, Entry>,
     pub directory: Option<Index>,
+    /// When the directory was synced, in Unix seconds.
+    pub synced_at: Option<u64>,
     /// The applied routes and templates, compiled.
     pub router: Arc<routes::Router>,
 }
@@ -137,7 +141,10 @@ pub fn router(state: Shared) -> Router {
         .fold(Router::new(), |router, (path, _, route)| {
             router.route(path, route)
         });
+    // The console page is HTML for people, beside the API.
     router
+        .route("/", get(console::page))
+        .route("/console/alerts/{id}/retry", post(console::retry))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

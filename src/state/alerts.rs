@@ -65,6 +65,9 @@ pub struct Health {
     pub last_error: Option<String>,
     /// Unix milliseconds.
     pub updated_at: u64,
+    /// When a message last reached Slack, in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivered_at: Option<u64>,
 }
 
 /// An alert to store.

@@ -96,8 +96,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Queues a failed alert again as a new alert; the old one is marked `retried_as`.
     fn retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError>;
 
-    /// The dead letters, oldest first, at most `limit`.
-    fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
+    /// The dead letters after the one `after` names (from the oldest without it), oldest
+    /// first, at most `limit`.
+    fn failed_alerts(&self, after: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
+
+    /// How many dead letters there are.
+    fn failed_count(&self) -> Result<usize, StateError>;
 
     fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError>;
 
@@ -151,7 +155,8 @@ impl Backend for SledStore {
         update_alert(&self, record: &AlertRecord) -> Result<(), StateError>;
         finish_alert(&self, record: &AlertRecord) -> Result<(), StateError>;
         retry_alert(&self, id: &str, now_ms: u64) -> Result<Option<AlertRecord>, StateError>;
-        failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
+        failed_alerts(&self, after: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StateError>;
+        failed_count(&self) -> Result<usize, StateError>;
         set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError>;
         health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
         prune(&self, now_ms: u64) -> Result<usize, StateError>;

@@ -274,15 +274,24 @@ impl SledStore {
         Ok(record)
     }
 
-    /// The dead letters, oldest first, at most `limit`.
-    pub fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError> {
+    /// The dead letters after the one `after` names (from the oldest without it), oldest
+    /// first, at most `limit`.
+    pub fn failed_alerts(&self, after: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StateError> {
+        let from = after
+            .and_then(|id| u64::from_str_radix(id, 16).ok())
+            .map_or(0, |seq| seq.saturating_add(1));
         let mut records = Vec::new();
-        for entry in self.failed.iter().take(limit) {
+        for entry in self.failed.range(from.to_be_bytes()..).take(limit) {
             let (key, _) = entry.map_err(|e| self.io("read", e))?;
             let seq = u64::from_be_bytes(key.as_ref().try_into().unwrap_or_default());
             records.extend(self.record(seq)?);
         }
         Ok(records)
+    }
+
+    /// How many dead letters there are.
+    pub fn failed_count(&self) -> Result<usize, StateError> {
+        Ok(self.failed.len())
     }
 
     pub fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError> {

@@ -69,7 +69,7 @@ fn a_finished_alert_left_in_its_queue_is_cleared_not_resent() {
         let next = store.next_queued("ops").expect("reads").expect("queued");
         assert_eq!(next.payload["text"], "next");
         let dead: Vec<String> = store
-            .failed_alerts(10)
+            .failed_alerts(None, 10)
             .expect("lists")
             .into_iter()
             .map(|r| r.id)
@@ -137,7 +137,7 @@ fn a_dead_letter_is_stored_failed_and_never_queued() {
             .expect("stored");
         assert_eq!(stored[0].record.status, AlertStatus::Failed);
         assert_eq!(stored[0].record.last_error.as_deref(), Some("no_route"));
-        let failed = store.failed_alerts(10).expect("lists");
+        let failed = store.failed_alerts(None, 10).expect("lists");
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].payload["text"], "unrouted");
         assert!(store.next_queued("").expect("reads").is_none());

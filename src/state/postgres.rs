@@ -671,16 +671,30 @@ impl super::Backend for PgStore {
         }
     }
 
-    fn failed_alerts(&self, limit: usize) -> Result<Vec<AlertRecord>, StateError> {
+    fn failed_alerts(&self, after: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StateError> {
         let pool = self.pool.clone();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let after = after.and_then(seq_of).unwrap_or(-1);
         let rows = self.wait(async move {
-            sqlx::query_scalar::<_, String>("select record from alerts where dead order by seq limit $1")
-                .bind(limit)
-                .fetch_all(&pool)
-                .await
+            sqlx::query_scalar::<_, String>(
+                "select record from alerts where dead and seq > $1 order by seq limit $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&pool)
+            .await
         })?;
         rows.iter().map(|t| self.decode(t, "an alert")).collect()
+    }
+
+    fn failed_count(&self) -> Result<usize, StateError> {
+        let pool = self.pool.clone();
+        let count: i64 = self.wait(async move {
+            sqlx::query_scalar("select count(*) from alerts where dead")
+                .fetch_one(&pool)
+                .await
+        })?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
     fn set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError> {

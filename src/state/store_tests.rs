@@ -74,6 +74,7 @@ fn health_is_kept_per_webhook() {
             state: HealthState::Revoked,
             last_error: Some("invalid_token".to_owned()),
             updated_at: 5,
+            last_delivered_at: Some(4),
         };
         store.set_health("ops", &health).expect("writes");
         assert_eq!(store.health("ops").expect("reads"), Some(health));
@@ -97,7 +98,7 @@ fn a_retried_dead_letter_is_kept_and_names_its_new_alert() {
         let kept = store.alert(&id).expect("reads").expect("kept");
         assert_eq!(kept.retried_as.as_deref(), Some(retried.id.as_str()));
         assert!(
-            store.failed_alerts(10).expect("lists").is_empty(),
+            store.failed_alerts(None, 10).expect("lists").is_empty(),
             "no longer a dead letter"
         );
         let again = store.retry_alert(&id, 20).expect("answers").expect("known");

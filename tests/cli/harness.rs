@@ -3,6 +3,7 @@
 //! the `Daemon` a test runs in that directory.
 
 pub mod alertmanager;
+pub mod browser;
 mod daemon;
 
 use std::path::{Path, PathBuf};

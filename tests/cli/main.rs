@@ -3,6 +3,7 @@
 mod admin;
 mod apply;
 mod bounds;
+mod console;
 mod crash;
 mod daemon;
 mod daemon_process;
