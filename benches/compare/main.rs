@@ -7,10 +7,11 @@
 //! cargo bench --bench compare -- [--runs N] [--quick] [SCENARIO...]
 //! ```
 //!
-//! Scenarios: plan, intake, delivery, rate-limit, receivers, flood, idle, sync, stores
-//! (default: all).
+//! Scenarios: plan, intake, delivery, rate-limit, receivers, flood, idle, sync, stores,
+//! console (default: all).
 
 mod alertmanager;
+mod console;
 mod delivery;
 mod fixture;
 mod flood;
@@ -107,6 +108,9 @@ fn main() {
     }
     if wanted("stores") {
         stores::bench(&mut report, options.runs);
+    }
+    if wanted("console") {
+        console::bench(&mut report, options.runs);
     }
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compare.md");
     std::fs::write(&out, report.text()).expect("write the report");

@@ -24,7 +24,6 @@ use axum::middleware;
 use axum::routing::{MethodRouter, get, post};
 
 pub use admin::{AdminAccess, RunCommand};
-pub use console::FAILED_PAGE;
 pub use error::ApiError;
 
 use crate::delivery::Outbox;
