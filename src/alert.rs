@@ -97,7 +97,7 @@ impl Refusal {
             Refusal::TooManyBlocks(n) => {
                 format!("`blocks` has {n} blocks; Slack refuses more than {MAX_BLOCKS}")
             }
-            Refusal::BadKey => "`key` must be 1 to 256 bytes".to_owned(),
+            Refusal::BadKey => "`key` must be 1 to 256 bytes, without control characters".to_owned(),
             Refusal::UnknownMentions(problems) => {
                 let list: Vec<&str> = problems.iter().map(|p| p.mention.as_str()).collect();
                 format!(
@@ -141,7 +141,7 @@ pub fn build(
     if request
         .key
         .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 256)
+        .is_some_and(|k| k.is_empty() || k.len() > 256 || k.chars().any(char::is_control))
     {
         return Err(Refusal::BadKey);
     }

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use crate::fake_slack::hook_path;
 use crate::fixture::Workdir;
 use crate::load::post_alerts;
 use crate::measure::{median, wait_until};
@@ -19,13 +20,14 @@ pub fn bench(report: &mut Report, runs: usize) {
         "10. The console page, {WEBHOOKS} webhooks and {FAILED} failed alerts"
     ));
     report.line(&format!(
-        "The daemon with {WEBHOOKS} applied webhooks, none of which the fake Slack knows, so that {FAILED} alerts posted to them fail; then each page is fetched 20 times in a run over a fresh connection (HTTP/1.1 on loopback, the sled store). Time to first byte is from the request written to the first byte of the answer; the size is the body's. The failed alerts are paged 50 at a time."
+        "The daemon with {WEBHOOKS} applied webhooks, all removed at the fake Slack (404 `no_service`), so that {FAILED} alerts posted to them fail; then each page is fetched 20 times in a run over a fresh connection (HTTP/1.1 on loopback, the sled store). Time to first byte is from the request written to the first byte of the answer; the size is the body's. The failed alerts are paged 50 at a time."
     ));
     let mut figures: [Vec<f64>; 6] = Default::default();
     for _ in 0..runs {
         let work = Workdir::new();
-        work.config("hookwarden.yaml", WEBHOOKS, false);
-        let sink = Sink::start(&[], false);
+        let urls = work.config("hookwarden.yaml", WEBHOOKS, false);
+        let paths: Vec<String> = urls.iter().map(|url| hook_path(url)).collect();
+        let sink = Sink::removed(&paths);
         let (_daemon, base) = work.daemon("hookwarden.yaml", &sink.origin(), &["--rate", "0"]);
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

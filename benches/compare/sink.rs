@@ -45,6 +45,20 @@ impl Sink {
         }
     }
 
+    /// Webhooks at `paths` that Slack removed: 404 `no_service`.
+    pub fn removed(paths: &[String]) -> Sink {
+        let script = Script {
+            hooks: paths
+                .iter()
+                .map(|p| (p.clone(), Hook::Dead(404, "no_service")))
+                .collect(),
+            ..Script::default()
+        };
+        Sink {
+            slack: FakeSlack::start(script),
+        }
+    }
+
     pub fn origin(&self) -> String {
         self.slack.origin()
     }

@@ -195,6 +195,12 @@ pub async fn run(
     let tasks = TaskTracker::new();
     let cancel = CancellationToken::new();
     let watch = tasks::watch_file(&ctx);
+    // On a shared store, delivery starts at once, under leases, before the first pass.
+    let stop = CancellationToken::new();
+    let sharing = ctx
+        .outbox
+        .lease_tick()
+        .map(|tick| tokio::spawn(share_store(ctx.clone(), tick, stop.clone())));
     let first = pass::run(&ctx, true).await;
     tracing::info!(status = %first.status(), "first pass over the desired-state file");
     tasks::start(&ctx, watch, &tasks, &cancel);
@@ -202,22 +208,22 @@ pub async fn run(
     serve::admin_sockets(&ctx, &tasks, &cancel)?;
     systemd::ready(&first.status());
     ready();
-    let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
         systemd::stopping();
         stopped.cancel();
     });
-    if let Some(tick) = ctx.outbox.lease_tick() {
-        tokio::spawn(share_store(ctx.clone(), tick, stop.clone()));
-    }
     let gave_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn(give_up_on_storage(ctx.clone(), stop.clone(), gave_up.clone()));
     // The workers stop taking alerts at the signal, while the server finishes its
     // requests: both within the same deadline.
     let draining = async {
         stop.cancelled().await;
+        // No renewal may follow the release of the leases.
+        if let Some(sharing) = sharing {
+            let _ = sharing.await;
+        }
         ctx.outbox.shutdown(DRAIN_DEADLINE).await
     };
     let limits = connections::Limits {
@@ -258,7 +264,20 @@ async fn share_store(ctx: Arc<Shared>, tick: Duration, stop: CancellationToken) 
     loop {
         let shared = ctx.clone();
         let looked = tokio::task::spawn_blocking(move || {
-            let known: Vec<String> = shared
+            // What was applied elsewhere first: a webhook is leased only once it is loaded.
+            let serial = shared.store.serial()?;
+            if serial != shared.serial.load(Ordering::Relaxed) {
+                tracing::info!(serial, "the applied state changed; loading it");
+                load::reload_blocking(&shared)?;
+            }
+            let sendable: Vec<String> = shared
+                .webhooks
+                .read()
+                .expect("never poisoned")
+                .keys()
+                .cloned()
+                .collect();
+            let applied: std::collections::HashSet<String> = shared
                 .catalog
                 .read()
                 .expect("never poisoned")
@@ -266,16 +285,15 @@ async fn share_store(ctx: Arc<Shared>, tick: Duration, stop: CancellationToken) 
                 .keys()
                 .cloned()
                 .collect();
-            let taken = shared.outbox.keep_leases(&known)?;
-            let serial = shared.store.serial()?;
-            if serial != shared.serial.load(Ordering::Relaxed) {
-                tracing::info!(serial, "the applied state changed; loading it");
-                load::reload_blocking(&shared)?;
-            }
-            Ok::<_, StateError>(taken)
+            shared.outbox.keep_leases(&sendable, &applied)
         })
-        .await
-        .expect("the store does not panic");
+        .await;
+        let looked = looked.unwrap_or_else(|panic| {
+            Err(StateError::Database {
+                store: ctx.store.dir().display().to_string(),
+                reason: format!("the lease task failed: {panic}"),
+            })
+        });
         match looked {
             Ok(taken) => {
                 for webhook in taken {

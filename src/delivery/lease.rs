@@ -69,11 +69,18 @@ impl Sharing {
 }
 
 impl Outbox {
-    /// On a shared store: renews this daemon's leases and takes those of the webhooks
-    /// in `known` and with queued alerts that no daemon holds; wakes the workers of the
-    /// webhooks it holds. Returns the webhooks taken over from a daemon whose lease had
-    /// expired. Does nothing on a store of the daemon's own.
-    pub fn keep_leases(self: &Arc<Self>, known: &[String]) -> Result<Vec<String>, StateError> {
+    /// On a shared store: renews this daemon's leases and takes those that no daemon
+    /// holds of the webhooks it can send to (`sendable`), and of those with queued
+    /// alerts that are not `applied` any more (whose alerts it fails); wakes the workers
+    /// of the webhooks it holds. A webhook applied but not loaded here yet, or that this
+    /// daemon's identity cannot open, is left to the others. Returns the webhooks taken
+    /// over from a daemon whose lease had expired. Does nothing on a store of the
+    /// daemon's own.
+    pub fn keep_leases(
+        self: &Arc<Self>,
+        sendable: &[String],
+        applied: &HashSet<String>,
+    ) -> Result<Vec<String>, StateError> {
         let Some(sharing) = &self.sharing else {
             return Ok(Vec::new());
         };
@@ -85,9 +92,10 @@ impl Outbox {
             .keys()
             .cloned()
             .collect();
-        let mut wanted: Vec<String> = known
+        let gone = counts.keys().filter(|webhook| !applied.contains(*webhook));
+        let mut wanted: Vec<String> = sendable
             .iter()
-            .chain(counts.keys())
+            .chain(gone)
             .filter(|webhook| !held.contains(*webhook))
             .cloned()
             .collect();
@@ -99,22 +107,26 @@ impl Outbox {
         // and for a worker that checked just before it was due.
         let margin = (sharing.lease / 10).max(sharing.tick());
         let until = sent + sharing.lease.saturating_sub(margin);
+        let lost: Vec<String> = held
+            .difference(&leases.held.iter().cloned().collect())
+            .cloned()
+            .collect();
+        if !lost.is_empty() || held.len() != leases.held.len() {
+            let names: Vec<&str> = leases.held.iter().take(10).map(String::as_str).collect();
+            let more = leases.held.len().saturating_sub(names.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            tracing::info!(
+                "delivering {} of the shared store's webhooks: {}{more}",
+                leases.held.len(),
+                names.join(", ")
+            );
+        }
         {
             let mut held = sharing.held.lock().expect("never poisoned");
-            if held.len() != leases.held.len() || !leases.held.iter().all(|w| held.contains_key(w)) {
-                let names: Vec<&str> = leases.held.iter().take(10).map(String::as_str).collect();
-                let more = leases.held.len().saturating_sub(names.len());
-                let more = if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                };
-                tracing::info!(
-                    "delivering {} of the shared store's webhooks: {}{more}",
-                    leases.held.len(),
-                    names.join(", ")
-                );
-            }
             held.clear();
             held.extend(leases.held.iter().map(|webhook| (webhook.clone(), until)));
         }
@@ -123,8 +135,18 @@ impl Outbox {
             .lock()
             .expect("never poisoned")
             .extend(leases.taken.iter().cloned());
+        // A worker whose lease went ends now, an idle one too, so that a lease taken back
+        // later starts a fresh worker, paced as a takeover.
+        {
+            let workers = self.workers.lock().expect("never poisoned");
+            for webhook in &lost {
+                if let Some(notify) = workers.get(webhook) {
+                    notify.notify_one();
+                }
+            }
+        }
         // The depths are the store's: other daemons took alerts in, and sent them.
-        for webhook in known.iter().chain(counts.keys()) {
+        for webhook in sendable.iter().chain(counts.keys()) {
             let count = counts.get(webhook).copied().unwrap_or(0);
             self.metrics
                 .depth(webhook)

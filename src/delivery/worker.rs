@@ -113,6 +113,9 @@ impl Outbox {
             "not delivering this webhook any more: its lease lapsed, and another daemon may take it over"
         );
         self.workers.lock().expect("never poisoned").remove(webhook);
+        // Outcomes not yet written are the new holder's to find in the store: written
+        // later, they would overwrite what it recorded since.
+        self.unwritten.lock().expect("never poisoned").remove(webhook);
     }
 
     /// Waits for the flush of `ticket`; false when the daemon stops. A flush that failed

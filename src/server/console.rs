@@ -206,7 +206,12 @@ fn render(state: &Shared, query: &PageQuery) -> Result<String, ApiError> {
             "the state cannot be written ({reason}): alerts are refused and nothing is sent until it can"
         ));
     }
-    let notice = match (&query.retried, &query.not_retried) {
+    // Ids only: the page says nothing a link chose.
+    let id = |id: &Option<String>| {
+        id.clone()
+            .filter(|id| !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    let notice = match (&id(&query.retried), &id(&query.not_retried)) {
         (Some(id), _) => Some(format!("Retried: the alert is queued again as {id}.")),
         (None, Some(id)) => Some(format!(
             "Alert {id} is no longer failed, or was retried already; nothing was queued."

@@ -183,3 +183,28 @@ fn concurrent_enqueues_are_all_stored_in_order_and_a_key_is_taken_once() {
         assert_eq!(counts["gov"], 1, "{store:?}: the key was taken once");
     }
 }
+
+#[test]
+fn an_alert_the_store_refuses_fails_only_its_own_request() {
+    for (_dir, store) in stores() {
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut alert = alert("ops", &format!("{t}"));
+                    if t == 3 {
+                        // PostgreSQL takes no NUL in text.
+                        alert.key = Some("bad\0key".into());
+                    }
+                    (t, store.enqueue(vec![alert], 0))
+                })
+            })
+            .collect();
+        for thread in threads {
+            let (t, enqueued) = thread.join().expect("no panic");
+            if t != 3 {
+                assert!(enqueued.is_ok(), "{store:?}: request {t}: {enqueued:?}");
+            }
+        }
+    }
+}

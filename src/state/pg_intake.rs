@@ -32,17 +32,26 @@ pub(super) async fn commit(pool: PgPool, mut queue: mpsc::UnboundedReceiver<Inta
             count += next.alerts.len();
             group.push(next);
         }
-        match store(&pool, &mut group, count).await {
+        match store(&pool, &group, count).await {
             Ok(found) => {
                 for (intake, found) in group.iter().zip(found) {
                     let _ = intake.answer.send(Ok(found));
                 }
             }
-            Err(error) => {
-                let reason = error.to_string();
-                for intake in &group {
-                    let _ = intake.answer.send(Err(reason.clone()));
+            // What one request holds must not fail the others: each alone, then.
+            Err(error) if group.len() > 1 => {
+                tracing::warn!(%error, "a group of alerts could not be stored; storing each request alone");
+                for intake in group {
+                    let alone = std::slice::from_ref(&intake);
+                    let answer = match store(&pool, alone, intake.alerts.len()).await {
+                        Ok(mut found) => Ok(found.pop().unwrap_or_default()),
+                        Err(error) => Err(error.to_string()),
+                    };
+                    let _ = intake.answer.send(answer);
                 }
+            }
+            Err(error) => {
+                let _ = group[0].answer.send(Err(error.to_string()));
             }
         }
     }
@@ -66,7 +75,7 @@ struct Rows {
 
 /// Stores the group in one transaction: a key seen within its window, in the database
 /// or earlier in the group, gives the earlier alert.
-async fn store(pool: &PgPool, group: &mut [Intake], count: usize) -> Result<Vec<Vec<Found>>, sqlx::Error> {
+async fn store(pool: &PgPool, group: &[Intake], count: usize) -> Result<Vec<Vec<Found>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut seqs: Vec<i64> = sqlx::query_scalar("select nextval('alert_seq') from generate_series(1, $1)")
         .bind(i64::try_from(count).unwrap_or(i64::MAX))
@@ -80,10 +89,10 @@ async fn store(pool: &PgPool, group: &mut [Intake], count: usize) -> Result<Vec<
     let mut rows = Rows::default();
     let mut keyed: HashMap<(String, String), (i64, i64)> = HashMap::new();
     let mut answers = Vec::with_capacity(group.len());
-    for intake in group.iter_mut() {
+    for intake in group {
         let now = intake.now_ms;
         let mut found = Vec::with_capacity(intake.alerts.len());
-        for alert in std::mem::take(&mut intake.alerts) {
+        for alert in &intake.alerts {
             let seq = seqs.next().expect("a sequence number for every alert");
             let window = alert.dedup_window_ms.unwrap_or(DEDUP_WINDOW_MS);
             let slot = alert.key.clone().map(|key| (alert.webhook.clone(), key));
@@ -93,7 +102,9 @@ async fn store(pool: &PgPool, group: &mut [Intake], count: usize) -> Result<Vec<
                 found.push(Err(record.clone()));
                 continue;
             }
-            let record = alert.into_record(u64::try_from(seq).unwrap_or_default(), now);
+            let record = alert
+                .clone()
+                .into_record(u64::try_from(seq).unwrap_or_default(), now);
             let text = serde_json::to_string(&record).expect("a record serializes");
             let queued = record.status == AlertStatus::Queued;
             if let Some(slot) = slot {

@@ -28,6 +28,10 @@ use crate::routes::Routing;
 /// The key of the advisory lock that serializes applies.
 const APPLY_LOCK: i64 = 0x686f_6f6b_7761_7264; // "hookward"
 
+/// The key of the advisory lock that serializes lease renewals, so that two daemons
+/// never wait on each other's lease rows.
+const LEASE_LOCK: i64 = 0x686f_6f6b_6c65_6173; // "hooklea" + "s"
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// An open PostgreSQL store.
@@ -65,6 +69,24 @@ pub fn shown_url(url: &str) -> String {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("****"));
+            }
+            // libpq and sqlx also take the password as a parameter.
+            if parsed.query().is_some() {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(name, value)| {
+                        let secret = matches!(name.as_ref(), "password" | "sslpassword");
+                        (
+                            name.into_owned(),
+                            if secret {
+                                "****".to_owned()
+                            } else {
+                                value.into_owned()
+                            },
+                        )
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
             }
             parsed.to_string()
         }
@@ -268,6 +290,10 @@ impl super::Backend for PgStore {
         let (holder, wanted, seconds) = (holder.to_owned(), wanted.to_vec(), lease.as_secs_f64());
         let (renewed, claimed) = self.wait(async move {
             let mut tx = pool.begin().await?;
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(LEASE_LOCK)
+                .execute(&mut *tx)
+                .await?;
             let renewed = sqlx::query_scalar::<_, String>(
                 "update delivery_leases set expires_at = now() + $2 * interval '1 second'
                  where holder = $1 returning webhook",
@@ -844,5 +870,25 @@ impl PgStore {
             put_alert(&mut tx, seq, &record, false).await?;
             tx.commit().await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_password_is_never_shown_in_the_url() {
+        assert_eq!(
+            shown_url("postgres://hookwarden:not-a-real-password@db/hookwarden"),
+            "postgres://hookwarden:****@db/hookwarden"
+        );
+        let shown =
+            shown_url("postgres://hookwarden@db/hookwarden?sslmode=require&password=not-a-real-password");
+        assert!(
+            !shown.contains("not-a-real-password") && shown.contains("sslmode=require"),
+            "{shown}"
+        );
+        assert_eq!(shown_url("not a URL"), "the PostgreSQL URL");
     }
 }

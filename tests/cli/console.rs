@@ -301,3 +301,35 @@ fn example_urls(config: &str, identity: &str) -> Vec<String> {
         .filter(|plain| plain.starts_with("https://"))
         .collect()
 }
+
+#[test]
+fn a_broken_desired_state_file_is_shown_as_needing_attention() {
+    let Some(browser) = Browser::start() else { return };
+    let (test, daemon, _id) = with_a_revoked_webhook(&[]);
+    browser.open(&format!("{}/", daemon.url));
+    assert!(
+        browser
+            .text()
+            .contains("The desired-state file is valid and applied")
+    );
+    test.write("hookwarden.yaml", "version: 1\nwebhooks:\n  - name: [\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while daemon.get("/healthz").json["status"] != "degraded" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never saw the broken file"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.open(&format!("{}/", daemon.url));
+    let text = browser.text();
+    assert!(
+        text.contains("Needs attention") && text.contains("hookwarden.yaml:4:1: error[yaml-syntax]"),
+        "the problem, with its position: {text}"
+    );
+    // The last good state is still shown.
+    assert!(
+        text.contains("Ops alerts") && text.contains("Gov alerts"),
+        "{text}"
+    );
+}
