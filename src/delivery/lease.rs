@@ -54,6 +54,17 @@ impl Sharing {
         (self.lease / 3).min(MAX_TICK)
     }
 
+    /// How long this daemon still holds `webhook`'s lease.
+    pub(super) fn left(&self, webhook: &str) -> Duration {
+        self.held
+            .lock()
+            .expect("never poisoned")
+            .get(webhook)
+            .map_or(Duration::ZERO, |until| {
+                until.saturating_duration_since(Instant::now())
+            })
+    }
+
     pub(super) fn holds(&self, webhook: &str) -> bool {
         self.held
             .lock()
@@ -162,6 +173,12 @@ impl Outbox {
     /// How often [`Outbox::keep_leases`] runs, on a shared store.
     pub fn lease_tick(&self) -> Option<Duration> {
         self.sharing.as_ref().map(Sharing::tick)
+    }
+
+    /// How long this daemon may still send for `webhook`; `None` on a store of its own,
+    /// where there is no lease.
+    pub(super) fn lease_left(&self, webhook: &str) -> Option<Duration> {
+        self.sharing.as_ref().map(|sharing| sharing.left(webhook))
     }
 
     /// Whether this daemon sends `webhook`'s alerts now: always, on a store of its own.

@@ -212,7 +212,27 @@ impl Outbox {
             let payloads: Vec<&serde_json::Value> = records.iter().map(|r| &r.payload).collect();
             digest::message(&payloads)
         };
-        match self.client.post_webhook(&url, &payload).await {
+        let sent = self.client.post_webhook(&url, &payload);
+        // Under a lease, a request does not outlive it: once it ran out another daemon
+        // may send these alerts, and two requests must not be in flight for one webhook.
+        let answer = if self.lease_left(&webhook).is_none() {
+            sent.await
+        } else {
+            tokio::pin!(sent);
+            loop {
+                let left = self.lease_left(&webhook).unwrap_or_default();
+                if left.is_zero() {
+                    tracing::warn!(%webhook, "the lease ran out while a message was in flight; its alerts stay queued for whichever daemon takes the webhook over");
+                    return None;
+                }
+                // The lease is renewed meanwhile, as a rule: look again when it would end.
+                tokio::select! {
+                    answer = &mut sent => break answer,
+                    () = tokio::time::sleep(left) => {}
+                }
+            }
+        };
+        match answer {
             Ok(()) => {
                 self.health(&webhook, HealthState::Healthy, None);
                 if records.len() > 1 {
