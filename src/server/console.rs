@@ -186,10 +186,8 @@ fn render(state: &Shared, query: &PageQuery) -> Result<String, ApiError> {
         .map(crate::routes::RouteSpec::describe)
         .collect();
     let failed = failed_page(state, query.failed_after.as_deref(), now)?;
-    let mut history = store.history()?;
-    history.reverse();
-    history.truncate(HISTORY);
-    let history: Vec<_> = history
+    let history: Vec<_> = store
+        .latest_history(HISTORY)?
         .into_iter()
         .map(|entry| {
             minijinja::context! {
@@ -250,9 +248,10 @@ fn webhook_views(
     counts: &BTreeMap<String, usize>,
     now: u64,
 ) -> Result<Vec<WebhookView>, ApiError> {
+    let mut healths = state.store.healths()?;
     let mut webhooks = Vec::with_capacity(entries.len());
     for (id, entry) in entries {
-        let health = state.store.health(&id)?;
+        let health = healths.remove(&id);
         let state_name = match health.as_ref().map(|h| h.state) {
             None => "unknown",
             Some(HealthState::Healthy) => "healthy",

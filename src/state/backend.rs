@@ -67,6 +67,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The audit log, oldest first.
     fn history(&self) -> Result<Vec<AuditEntry>, StateError>;
 
+    /// The newest `count` audit entries, newest first.
+    fn latest_history(&self, count: usize) -> Result<Vec<AuditEntry>, StateError>;
+
     /// Queues `alerts`, each behind the ones queued before for its webhook, unless a
     /// queued or recent alert has the same key. Durable after the next flush.
     fn enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError>;
@@ -107,6 +110,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     fn health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
 
+    /// Every webhook's health, by webhook.
+    fn healths(&self) -> Result<BTreeMap<String, Health>, StateError>;
+
     /// Removes what is past keeping (delivered alerts, old dead letters, expired keys);
     /// returns how many records went.
     fn prune(&self, now_ms: u64) -> Result<usize, StateError>;
@@ -146,6 +152,7 @@ impl Backend for SledStore {
         replace_directory(&self, synced: &SyncedDirectory) -> Result<(), StateError>;
         audit_head(&self) -> Result<audit::Head, StateError>;
         history(&self) -> Result<Vec<AuditEntry>, StateError>;
+        latest_history(&self, count: usize) -> Result<Vec<AuditEntry>, StateError>;
         enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError>;
         flush(&self) -> Result<(), StateError>;
         next_queued(&self, webhook: &str) -> Result<Option<AlertRecord>, StateError>;
@@ -159,6 +166,7 @@ impl Backend for SledStore {
         failed_count(&self) -> Result<usize, StateError>;
         set_health(&self, webhook: &str, health: &Health) -> Result<(), StateError>;
         health(&self, webhook: &str) -> Result<Option<Health>, StateError>;
+        healths(&self) -> Result<BTreeMap<String, Health>, StateError>;
         prune(&self, now_ms: u64) -> Result<usize, StateError>;
     }
 }

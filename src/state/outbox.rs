@@ -313,6 +313,17 @@ impl SledStore {
         }
     }
 
+    pub fn healths(&self) -> Result<std::collections::BTreeMap<String, Health>, StateError> {
+        self.health
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(|e| self.io("read", e))?;
+                let health = self.decode(&value, "a webhook's health")?;
+                Ok((String::from_utf8_lossy(&key).into_owned(), health))
+            })
+            .collect()
+    }
+
     /// Forgets delivered alerts and de-duplication keys older than a day, and dead
     /// letters older than a week.
     pub fn prune(&self, now_ms: u64) -> Result<usize, StateError> {

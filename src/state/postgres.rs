@@ -498,6 +498,21 @@ impl super::Backend for PgStore {
             .collect()
     }
 
+    fn latest_history(&self, count: usize) -> Result<Vec<AuditEntry>, StateError> {
+        let pool = self.pool.clone();
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let entries = self.wait(async move {
+            sqlx::query_scalar::<_, String>("select entry from audit order by serial desc limit $1")
+                .bind(count)
+                .fetch_all(&pool)
+                .await
+        })?;
+        entries
+            .iter()
+            .map(|text| self.decode(text, "an audit entry"))
+            .collect()
+    }
+
     /// With the alerts of other requests, in one transaction (group commit).
     fn enqueue(&self, alerts: Vec<NewAlert>, now_ms: u64) -> Result<Vec<Enqueued>, StateError> {
         let (answer, answered) = std::sync::mpsc::sync_channel(1);
@@ -748,6 +763,18 @@ impl super::Backend for PgStore {
                 .await
         })?;
         text.map(|t| self.decode(&t, "a webhook's health")).transpose()
+    }
+
+    fn healths(&self) -> Result<BTreeMap<String, Health>, StateError> {
+        let pool = self.pool.clone();
+        let rows = self.wait(async move {
+            sqlx::query_as::<_, (String, String)>("select webhook, record from health")
+                .fetch_all(&pool)
+                .await
+        })?;
+        rows.into_iter()
+            .map(|(webhook, text)| Ok((webhook, self.decode(&text, "a webhook's health")?)))
+            .collect()
     }
 
     fn prune(&self, now_ms: u64) -> Result<usize, StateError> {

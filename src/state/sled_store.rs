@@ -274,6 +274,18 @@ impl SledStore {
             .collect()
     }
 
+    pub fn latest_history(&self, count: usize) -> Result<Vec<AuditEntry>, StateError> {
+        self.audit
+            .iter()
+            .rev()
+            .take(count)
+            .map(|entry| {
+                let (_, value) = entry.map_err(|e| self.io("read", e))?;
+                self.decode(&value, "an audit entry")
+            })
+            .collect()
+    }
+
     pub(super) fn decode<T: serde::de::DeserializeOwned>(
         &self,
         bytes: &[u8],

@@ -63,6 +63,13 @@ fn an_apply_compares_and_sets_the_serial_and_chains_the_audit_log() {
         let head: Head = store.audit_head().expect("reads");
         assert_eq!(head.serial, 2);
         audit::verify(&history, &head).expect("an intact chain");
+        let latest = store.latest_history(1).expect("reads");
+        assert_eq!(latest.len(), 1);
+        assert_eq!(
+            (latest[0].serial, &latest[0].changes[0].id),
+            (2, &"gov".to_owned())
+        );
+        assert_eq!(store.latest_history(10).expect("reads").len(), 2);
     }
 }
 
@@ -77,7 +84,11 @@ fn health_is_kept_per_webhook() {
             last_delivered_at: Some(4),
         };
         store.set_health("ops", &health).expect("writes");
-        assert_eq!(store.health("ops").expect("reads"), Some(health));
+        assert_eq!(store.health("ops").expect("reads"), Some(health.clone()));
+        assert_eq!(
+            store.healths().expect("reads"),
+            std::collections::BTreeMap::from([("ops".to_owned(), health.clone())])
+        );
         assert_eq!(store.health("gov").expect("reads"), None);
     }
 }
