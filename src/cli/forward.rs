@@ -46,7 +46,9 @@ pub(super) fn route(global: &Global) -> Option<Via> {
     let dir = global.state_dir();
     if global.state_named() || dir.exists() {
         let socket = dir.join(SOCKET);
-        return (socket.exists() && Store::is_held(&dir)).then_some(Via::Socket(socket));
+        // The daemon holds the sled state there, or uses a database and listens there.
+        let live = || std::os::unix::net::UnixStream::connect(&socket).is_ok();
+        return (socket.exists() && (Store::is_held(&dir) || live())).then_some(Via::Socket(socket));
     }
     let socket = runtime_socket();
     socket.exists().then_some(Via::Socket(socket))

@@ -194,7 +194,9 @@ impl Context<'_> {
     /// The state for a command that only reads it: `None` when there is none yet, so
     /// that a mistyped `--state` does not leave an empty state behind.
     pub fn open_existing_store(&self, command: &str) -> Result<Option<Arc<Store>>, Error> {
-        if self.lent.is_some() || self.postgres.is_some() || self.state_dir.exists() {
+        // A directory without a sled database (empty, or a PostgreSQL daemon's, which
+        // holds only its admin socket) holds no state.
+        if self.lent.is_some() || self.postgres.is_some() || self.state_dir.join("db").exists() {
             self.open_store(command).map(Some)
         } else {
             Ok(None)

@@ -42,8 +42,9 @@ pub fn run(ctx: &mut Context<'_>, args: &HistoryArgs) -> Result<Exit, Error> {
                 serde_json::json!({"verified": true, "entries": entries.len(), "head": head.hash})
             ),
             _ => format!(
-                "The audit log is intact: {} entries, each chained to the one before, ending at the state's serial {}.\nChain head: {}\n",
+                "The audit log is intact: {} {}, each chained to the one before, ending at the state's serial {}.\nChain head: {}\n",
                 entries.len(),
+                if entries.len() == 1 { "entry" } else { "entries" },
                 head.serial,
                 if head.hash.is_empty() {
                     "(empty)"

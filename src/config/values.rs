@@ -93,7 +93,7 @@ impl WebhookUrl {
         }
         if key.len() < MIN_KEY_LEN {
             return Err(refuse(
-                "the URL's secret part is too short for a Slack webhook URL",
+                "the URL's secret part is too short for a Slack webhook URL (at least 16 characters; Slack's are 24)",
                 URL_SHAPE,
             ));
         }
@@ -227,7 +227,9 @@ mod tests {
             ("not a url", Err("the value is not a URL")),
             (
                 "https://hooks.slack.com/services/T0FAKE1/B0FAKE1/ab12",
-                Err("the URL's secret part is too short for a Slack webhook URL"),
+                Err(
+                    "the URL's secret part is too short for a Slack webhook URL (at least 16 characters; Slack's are 24)",
+                ),
             ),
         ];
         for (input, expected) in cases {

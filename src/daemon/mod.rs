@@ -215,7 +215,10 @@ pub async fn run(
         stopped.cancel();
     });
     let gave_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    tokio::spawn(give_up_on_storage(ctx.clone(), stop.clone(), gave_up.clone()));
+    // A database that went away comes back by itself; a restart would not help it.
+    if !ctx.store.shared() {
+        tokio::spawn(give_up_on_storage(ctx.clone(), stop.clone(), gave_up.clone()));
+    }
     // The workers stop taking alerts at the signal, while the server finishes its
     // requests: both within the same deadline.
     let draining = async {
@@ -294,6 +297,7 @@ async fn share_store(ctx: Arc<Shared>, tick: Duration, stop: CancellationToken) 
                 reason: format!("the lease task failed: {panic}"),
             })
         });
+        ctx.outbox.store_answered(looked.as_ref().map(drop));
         match looked {
             Ok(taken) => {
                 for webhook in taken {

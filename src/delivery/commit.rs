@@ -37,7 +37,7 @@ impl StorageHealth {
         *self.problem.write().expect("never poisoned") = Some((reason, error.is_storage_full()));
     }
 
-    fn healthy(&self) {
+    pub(super) fn healthy(&self) {
         let mut problem = self.problem.write().expect("never poisoned");
         if problem.take().is_some() {
             tracing::warn!("the state can be written again");
@@ -55,7 +55,7 @@ impl StorageHealth {
 
     /// A flush, to see whether the state can be written again.
     pub(super) fn probe(&self, store: &Store) {
-        match store.flush() {
+        match store.flush().and_then(|()| store.reachable()) {
             Ok(()) => self.healthy(),
             Err(error) => self.failing(&error),
         }

@@ -170,6 +170,19 @@ impl Outbox {
         Ok(leases.taken.into_iter().collect())
     }
 
+    /// What the last look at a shared store found: `/readyz`, `/healthz` and the console
+    /// say so while it cannot be read, and intake answers 503 meanwhile anyway.
+    pub fn store_answered(&self, looked: Result<(), &StateError>) {
+        match looked {
+            Ok(()) => {
+                if self.commit.storage.is_failing() {
+                    self.commit.storage.healthy();
+                }
+            }
+            Err(error) => self.commit.storage.failing(error),
+        }
+    }
+
     /// How often [`Outbox::keep_leases`] runs, on a shared store.
     pub fn lease_tick(&self) -> Option<Duration> {
         self.sharing.as_ref().map(Sharing::tick)

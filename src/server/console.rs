@@ -130,10 +130,26 @@ pub(super) async fn page(
     State(state): State<Shared>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let html = tokio::task::spawn_blocking(move || render(&state, &query))
+    let shown = state.clone();
+    let rendered = tokio::task::spawn_blocking(move || render(&state, &query))
         .await
-        .expect("rendering does not panic")?;
-    let mut response = Html(html).into_response();
+        .expect("rendering does not panic");
+    let mut response = match rendered {
+        Ok(html) => Html(html).into_response(),
+        // The store cannot be read: a page that says so, not the API's error.
+        Err(error) if error.status == StatusCode::SERVICE_UNAVAILABLE => {
+            let reason = shown.outbox.storage_problem().map_or_else(
+                || "the store does not answer just now".to_owned(),
+                |(reason, _)| reason,
+            );
+            let page = format!(
+                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>hookwarden (unavailable)</title><h1>hookwarden</h1><p>The store cannot be read just now: {}. Alerts are refused with 503 until it can, and nothing accepted is lost. Reload this page later.</p></html>",
+                html_escape(&reason)
+            );
+            (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
+        }
+        Err(error) => return Err(error),
+    };
     let headers = response.headers_mut();
     for (name, value) in [
         // No script, no frames, no form posted anywhere but here.
@@ -299,12 +315,25 @@ fn failed_page(state: &Shared, after: Option<&str>, now: u64) -> Result<FailedPa
     })
 }
 
+/// `text` safe in HTML, for the one page not rendered by the template.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn failed_view(record: &AlertRecord, now: u64) -> FailedView {
+    // The payload is Slack's text, with `&`, `<` and `>` escaped as Slack asks: shown as
+    // it was sent (the template escapes it for HTML).
     let text = record
         .payload
         .get("text")
         .and_then(|t| t.as_str())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
     let mut shown: String = text.chars().take(TEXT_SHOWN).collect();
     if shown.len() < text.len() {
         shown.push('…');

@@ -11,7 +11,7 @@ use crate::alert::Refusal;
 /// An API error as the design shapes it.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
+    pub(super) status: StatusCode,
     pub(super) body: Value,
     pub(super) retry_after: Option<u64>,
 }

@@ -43,6 +43,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Whether the store answers now (a database); the sled store always does.
+    fn reachable(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+
     /// The serial of the applied state, cheaper than [`Backend::applied`].
     fn serial(&self) -> Result<u64, StateError> {
         Ok(self.applied()?.serial)

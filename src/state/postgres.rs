@@ -90,7 +90,7 @@ pub fn shown_url(url: &str) -> String {
             }
             parsed.to_string()
         }
-        Err(_) => "the PostgreSQL URL".to_owned(),
+        Err(_) => "(an unreadable URL)".to_owned(),
     }
 }
 
@@ -106,7 +106,11 @@ impl PgStore {
         };
         let mut options: PgConnectOptions = url
             .parse()
-            .map_err(|e: sqlx::Error| failed(format!("the URL is not a PostgreSQL URL: {e}")))?;
+            .map_err(|e: sqlx::Error| {
+                failed(format!(
+                    "not a PostgreSQL URL ({e}): write postgres://USER@HOST/DB, with a unix socket's directory as the host, percent-encoded (postgres://USER@%2Frun%2Fpostgresql/DB)"
+                ))
+            })?;
         if let Some(path) = password_file {
             let password = std::fs::read_to_string(path)
                 .map_err(|e| failed(format!("cannot read the password file {}: {e}", path.display())))?;
@@ -344,6 +348,11 @@ impl super::Backend for PgStore {
 
     fn serial(&self) -> Result<u64, StateError> {
         PgStore::serial(self)
+    }
+
+    fn reachable(&self) -> Result<(), StateError> {
+        let pool = self.pool.clone();
+        self.wait(async move { sqlx::query("select 1").execute(&pool).await.map(drop) })
     }
 
     fn applied(&self) -> Result<Applied, StateError> {
@@ -916,6 +925,6 @@ mod tests {
             !shown.contains("not-a-real-password") && shown.contains("sslmode=require"),
             "{shown}"
         );
-        assert_eq!(shown_url("not a URL"), "the PostgreSQL URL");
+        assert_eq!(shown_url("not a URL"), "(an unreadable URL)");
     }
 }

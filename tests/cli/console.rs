@@ -35,7 +35,7 @@ fn with_a_revoked_webhook(env: &[(&str, &str)]) -> (Test, Daemon, String) {
         "/v1/alerts",
         Some((
             "application/json",
-            json!({"webhook": "gov", "text": "disk full on db-1"})
+            json!({"webhook": "gov", "text": "disk full on db-1 (> 95% & rising)"})
                 .to_string()
                 .into_bytes(),
         )),
@@ -97,7 +97,7 @@ fn the_page_shows_every_webhook_with_its_redacted_url_and_health_and_no_secret()
     let text = browser.text();
     assert!(text.contains("no_service"), "its last error is shown: {text}");
     assert!(
-        text.contains(&id) && text.contains("disk full on db-1"),
+        text.contains(&id) && text.contains("disk full on db-1 (> 95% & rising)"),
         "the failed alert is listed: {text}"
     );
     assert!(

@@ -229,6 +229,25 @@ fn two_daemons_applying_the_same_file_apply_each_change_once() {
         let health = daemon.get("/healthz");
         assert_eq!(health.status, 200, "{:?}", health.json);
     }
+    // The CLI beside a daemon on the database, naming its state directory, goes through
+    // that daemon's socket; a directory that holds no state gets none.
+    let beside = test
+        .command(&["--state", "other", "status"])
+        .env_remove("HOOKWARDEN_STORE")
+        .output()
+        .expect("runs");
+    let beside = crate::harness::Run::from_output(beside, &test);
+    beside.code(0);
+    assert!(beside.stdout.contains("State serial: 2"), "{}", beside.stdout);
+    std::fs::create_dir(test.path("empty")).expect("a directory");
+    let empty = test
+        .command(&["--state", "empty", "status"])
+        .env_remove("HOOKWARDEN_STORE")
+        .output()
+        .expect("runs");
+    let empty = crate::harness::Run::from_output(empty, &test);
+    assert!(empty.stdout.contains("Nothing applied yet"), "{}", empty.stdout);
+    assert!(!test.path("empty/db").exists(), "no state left behind");
     let stale = test.exec(&["-c", "next.yaml", "apply", "plan.json"]);
     stale.code(1);
     assert!(
@@ -347,6 +366,22 @@ fn while_the_database_is_away_intake_answers_503_and_nothing_accepted_is_lost() 
     );
     let refused = post("alert 3");
     assert_eq!(refused.status, 503, "{:?}", refused.json);
+    // Not ready, degraded, and the console says why.
+    eventually(
+        "not ready while the database is away",
+        Duration::from_secs(10),
+        || daemon.get("/readyz").status == 503,
+    );
+    assert_eq!(daemon.get("/healthz").json["status"], "degraded");
+    let page = daemon.get("/");
+    assert_eq!(page.status, 503);
+    assert!(
+        page.json
+            .as_str()
+            .is_some_and(|html| html.contains("The store cannot be read just now")),
+        "{:?}",
+        page.json
+    );
     assert_eq!(refused.json["error"]["code"], "unavailable", "{:?}", refused.json);
     std::thread::sleep(Duration::from_secs(3));
 
@@ -354,6 +389,9 @@ fn while_the_database_is_away_intake_answers_503_and_nothing_accepted_is_lost() 
         &maintenance,
         &format!("alter database {database} allow_connections true"),
     );
+    eventually("ready again", Duration::from_secs(10), || {
+        daemon.get("/readyz").status == 200
+    });
     // The sender retries, with the same key; the alert queued before is delivered too.
     let retried = post("alert 3");
     assert_eq!(retried.status, 202, "{:?}", retried.json);
