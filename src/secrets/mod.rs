@@ -59,8 +59,12 @@ impl fmt::Display for Secret {
 /// or an armored block), so that a message shows its kind instead of its text.
 pub fn looks_secret(text: &str) -> bool {
     let text = text.trim();
+    // A token anywhere in it, not only at the start (`s xoxb-…` as a mangled key).
+    let token = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .any(|word| word.starts_with("xox"));
     text.contains("://")
-        || text.starts_with("xox")
+        || token
         || text.to_ascii_uppercase().contains("AGE-SECRET-KEY-")
         || text.contains("-----BEGIN")
 }
