@@ -179,12 +179,13 @@ pub fn recipients(file: &str, text: &str) -> Result<Vec<String>, super::problem:
 }
 
 /// Where serde_yaml says `error` is.
+/// Where serde_yaml says its error is; the file's start when it says nowhere (more
+/// than one document, say), so that every problem has a position.
 fn location(error: &serde_yaml::Error) -> Position {
     error
         .location()
-        .map(|l| Position {
+        .map_or(Position { line: 1, column: 1 }, |l| Position {
             line: l.line(),
             column: l.column(),
         })
-        .unwrap_or_default()
 }
