@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::fake_slack::{Hook, hook_path};
 use crate::harness::browser::Browser;
-use crate::harness::{Daemon, Test, URL_GOV, URL_OPS, applied_with, live_hooks};
+use crate::harness::{Daemon, Test, URL_GOV, URL_OPS, applied_with, eventually, live_hooks};
 
 /// `ops` live and `gov` revoked at Slack, applied; a daemon; one alert failed on `gov`.
 fn with_a_revoked_webhook(env: &[(&str, &str)]) -> (Test, Daemon, String) {
@@ -43,21 +43,17 @@ fn with_a_revoked_webhook(env: &[(&str, &str)]) -> (Test, Daemon, String) {
     );
     assert_eq!(answer.status, 202, "{:?}", answer.json);
     let id = answer.json["id"].as_str().expect("an id").to_owned();
-    let failed = wait_failed(&daemon, &id, token);
-    assert!(failed, "the alert to the revoked webhook failed");
+    eventually(
+        "the alert to the revoked webhook failed",
+        Duration::from_secs(10),
+        || {
+            daemon
+                .request("GET", &format!("/v1/alerts/{id}"), None, token)
+                .json["status"]
+                == "failed"
+        },
+    );
     (test, daemon, id)
-}
-
-fn wait_failed(daemon: &Daemon, id: &str, token: Option<&str>) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        let answer = daemon.request("GET", &format!("/v1/alerts/{id}"), None, token);
-        if answer.json["status"] == "failed" {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 /// What must never be on the page: the webhook URLs' secret parts, age material, the
@@ -313,14 +309,9 @@ fn a_broken_desired_state_file_is_shown_as_needing_attention() {
             .contains("The desired-state file is valid and applied")
     );
     test.write("hookwarden.yaml", "version: 1\nwebhooks:\n  - name: [\n");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while daemon.get("/healthz").json["status"] != "degraded" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the daemon never saw the broken file"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually("the daemon sees the broken file", Duration::from_secs(10), || {
+        daemon.get("/healthz").json["status"] == "degraded"
+    });
     browser.open(&format!("{}/", daemon.url));
     let text = browser.text();
     assert!(

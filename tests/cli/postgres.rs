@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Daemon, Test, URL_GOV, URL_OPS, live_hooks};
+use crate::harness::{Daemon, Test, URL_GOV, URL_OPS, eventually, live_hooks};
 
 const URL_DEV: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE003/FAKEfakeFAKEfakeDEV3";
 
@@ -97,15 +97,6 @@ fn texts_at(test: &Test, url: &str) -> Vec<String> {
         .iter()
         .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// Polls `check` until it holds, for up to `within`.
-fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !check() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

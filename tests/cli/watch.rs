@@ -2,7 +2,7 @@
 //! files, held-back mass deletions, SIGHUP and systemd's notify protocol.
 
 use std::os::unix::net::UnixDatagram;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -25,12 +25,8 @@ fn applied() -> (
 }
 
 /// Polls `check` until it holds, for up to ten seconds.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn eventually(what: &str, check: impl FnMut() -> bool) {
+    crate::harness::eventually(what, Duration::from_secs(10), check);
 }
 
 fn names(daemon: &Daemon) -> Vec<String> {
