@@ -24,6 +24,9 @@ use crate::state::{AlertRecord, AlertStatus, HealthState};
 
 const TEMPLATE: &str = include_str!("../../templates/console.html");
 
+/// The page while the store cannot be read.
+const UNAVAILABLE: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>hookwarden (unavailable)</title><h1>hookwarden</h1><p>The store cannot be read just now: {{ reason }}. Alerts are refused with 503 until it can, and nothing accepted is lost. Reload this page later.</p></html>";
+
 /// Failed alerts shown at once; the rest are a link away.
 pub const FAILED_PAGE: usize = 50;
 
@@ -40,6 +43,8 @@ fn environment() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.add_template("console.html", TEMPLATE)
             .expect("the console template is valid");
+        env.add_template("unavailable.html", UNAVAILABLE)
+            .expect("the unavailable template is valid");
         env
     })
 }
@@ -142,10 +147,10 @@ pub(super) async fn page(
                 || "the store does not answer just now".to_owned(),
                 |(reason, _)| reason,
             );
-            let page = format!(
-                "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>hookwarden (unavailable)</title><h1>hookwarden</h1><p>The store cannot be read just now: {}. Alerts are refused with 503 until it can, and nothing accepted is lost. Reload this page later.</p></html>",
-                html_escape(&reason)
-            );
+            let page = environment()
+                .get_template("unavailable.html")
+                .and_then(|template| template.render(minijinja::context! { reason }))
+                .expect("the unavailable page renders");
             (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
         }
         Err(error) => return Err(error),
@@ -313,14 +318,6 @@ fn failed_page(state: &Shared, after: Option<&str>, now: u64) -> Result<FailedPa
         page_size: FAILED_PAGE,
         shown,
     })
-}
-
-/// `text` safe in HTML, for the one page not rendered by the template.
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn failed_view(record: &AlertRecord, now: u64) -> FailedView {
