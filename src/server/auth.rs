@@ -21,29 +21,30 @@ pub(super) async fn authorize(State(state): State<Shared>, request: Request, nex
     if bearer_matches(request.headers(), token) || (console && basic_matches(request.headers(), token)) {
         next.run(request).await
     } else if console {
-        let mut response = (
+        let page = (
             StatusCode::UNAUTHORIZED,
             "The hookwarden console needs the API token: sign in with any user name and the token as the password.\n",
-        )
-            .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Basic realm=\"hookwarden\", charset=\"UTF-8\""),
         );
-        response
+        challenge(
+            page.into_response(),
+            "Basic realm=\"hookwarden\", charset=\"UTF-8\"",
+        )
     } else {
-        let mut response = ApiError::new(
+        let error = ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or wrong `Authorization: Bearer` token",
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
         );
-        response
+        challenge(error.into_response(), "Bearer")
     }
+}
+
+/// A 401 that says how to authenticate.
+fn challenge(mut response: Response, scheme: &'static str) -> Response {
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(scheme));
+    response
 }
 
 fn is_console(path: &str) -> bool {
