@@ -90,6 +90,16 @@ fn ops_applied(store: Option<&str>) -> Test {
     test
 }
 
+/// `args` run without the test's `HOOKWARDEN_STORE`, as the CLI beside a daemon is.
+fn without_store(test: &Test, args: &[&str]) -> crate::harness::Run {
+    let output = test
+        .command(args)
+        .env_remove("HOOKWARDEN_STORE")
+        .output()
+        .expect("runs");
+    crate::harness::Run::from_output(output, test)
+}
+
 /// The texts `url` received, in order.
 fn texts_at(test: &Test, url: &str) -> Vec<String> {
     test.slack_fake()
@@ -222,21 +232,11 @@ fn two_daemons_applying_the_same_file_apply_each_change_once() {
     }
     // The CLI beside a daemon on the database, naming its state directory, goes through
     // that daemon's socket; a directory that holds no state gets none.
-    let beside = test
-        .command(&["--state", "other", "status"])
-        .env_remove("HOOKWARDEN_STORE")
-        .output()
-        .expect("runs");
-    let beside = crate::harness::Run::from_output(beside, &test);
+    let beside = without_store(&test, &["--state", "other", "status"]);
     beside.code(0);
     assert!(beside.stdout.contains("State serial: 2"), "{}", beside.stdout);
     std::fs::create_dir(test.path("empty")).expect("a directory");
-    let empty = test
-        .command(&["--state", "empty", "status"])
-        .env_remove("HOOKWARDEN_STORE")
-        .output()
-        .expect("runs");
-    let empty = crate::harness::Run::from_output(empty, &test);
+    let empty = without_store(&test, &["--state", "empty", "status"]);
     assert!(empty.stdout.contains("Nothing applied yet"), "{}", empty.stdout);
     assert!(!test.path("empty/db").exists(), "no state left behind");
     let stale = test.exec(&["-c", "next.yaml", "apply", "plan.json"]);
