@@ -158,10 +158,36 @@ impl Browser {
             .to_owned()
     }
 
-    /// Clicks the element `css` selects, and waits for what it loads.
+    /// Clicks the element `css` selects, and waits for the page it loads: until the
+    /// document it was clicked on is gone and the next one has loaded. ChromeDriver
+    /// may answer the click before a form's navigation has begun.
     pub fn click(&self, css: &str) {
+        let before = self.find("html");
         let element = self.find(css);
         self.session_call("POST", &format!("/element/{element}/click"), Some(json!({})));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let gone = self
+                .call(
+                    "GET",
+                    &format!("/session/{}/element/{before}/name", self.session),
+                    None,
+                )
+                .is_err();
+            let loaded = gone
+                && self
+                    .call(
+                        "POST",
+                        &format!("/session/{}/execute/sync", self.session),
+                        Some(json!({"script": "return document.readyState", "args": []})),
+                    )
+                    .is_ok_and(|state| state == "complete");
+            if loaded {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the click on {css} loaded no page");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// A PNG of the whole page, saved at `path`.
