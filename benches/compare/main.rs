@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Scenarios: plan, intake, delivery, rate-limit, receivers, flood, idle, sync, stores,
-//! console (default: all).
+//! console, start (default: all).
 
 mod alertmanager;
 mod console;
@@ -111,6 +111,9 @@ fn main() {
     }
     if wanted("console") {
         console::bench(&mut report, options.runs);
+    }
+    if wanted("start") {
+        plan::cold_start(&mut report, options.runs);
     }
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compare.md");
     std::fs::write(&out, report.text()).expect("write the report");

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::Context;
 use super::slack::{SyncBar, synced_line};
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, Known};
 use crate::error::{Error, Exit};
 use crate::plan::Plan;
 use crate::planfile::SavedPlan;
@@ -48,18 +48,23 @@ pub fn run(ctx: &mut Context<'_>, args: &ApplyArgs) -> Result<Exit, Error> {
         .as_deref()
         .map(|path| ctx.read_plan(path).map(|plan| (path, plan)))
         .transpose()?;
+    let store = ctx.open_store("apply")?;
+    let applied = store.applied()?;
+    let known = Known::of(&applied);
     let (config, desired) = match &saved {
         Some((path, saved)) => {
             let config = saved.config(path)?;
-            let desired = config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
+            let desired = config::open(&config, &keyring, &known).map_err(ConfigError::Invalid)?;
             (config, desired)
         }
-        None => ctx.desired(&keyring)?,
+        None => ctx.desired(&keyring, &known)?,
     };
+    drop(known);
     let pass = Pass {
-        store: ctx.open_store("apply")?,
+        store,
         keyring,
         config,
+        applied,
         desired,
         allow_mass_delete: args.allow_mass_delete,
         verify: args.verify,

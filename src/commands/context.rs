@@ -11,7 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{self, Config, ConfigError, Desired};
+use crate::config::{self, Config, ConfigError, Desired, Known};
 use crate::error::Error;
 use crate::planfile::{PlanFileError, SavedPlan};
 use crate::remote::Lent;
@@ -126,10 +126,10 @@ impl Context<'_> {
         Ok(config::parse(&file, &self.config_text()?).map_err(ConfigError::Invalid)?)
     }
 
-    /// The desired-state file, loaded, checked and decrypted.
-    pub fn desired(&self, keyring: &Keyring) -> Result<(Config, Desired), Error> {
+    /// The desired-state file, loaded, checked and decrypted, except what `known` holds.
+    pub fn desired(&self, keyring: &Keyring, known: &Known<'_>) -> Result<(Config, Desired), Error> {
         let file = self.config.display().to_string();
-        Ok(config::parse_open(&file, &self.config_text()?, keyring).map_err(ConfigError::Invalid)?)
+        Ok(config::parse_open(&file, &self.config_text()?, keyring, known).map_err(ConfigError::Invalid)?)
     }
 
     /// A file the command reads (`render`'s input): the caller's copy, or the local

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Context;
+use crate::config::Known;
 use crate::error::{Error, Exit};
 use crate::planfile::SavedPlan;
 use crate::reconcile;
@@ -23,9 +24,10 @@ pub struct PlanArgs {
 
 pub fn run(ctx: &mut Context<'_>, args: &PlanArgs) -> Result<Exit, Error> {
     let keyring = ctx.keyring("plan")?;
-    let (config, desired) = ctx.desired(&keyring)?;
     let store = ctx.open_store("plan")?;
-    let (_, plan) = reconcile::plan(&config, &desired, &*store)?;
+    let applied = store.applied()?;
+    let (config, desired) = ctx.desired(&keyring, &Known::of(&applied))?;
+    let plan = reconcile::plan(&config, &desired, &applied, &*store)?;
     let shown = match ctx.format {
         Format::Text => render::text(&plan, ctx.style()),
         Format::Json => render::json(&plan),

@@ -70,7 +70,8 @@ fn check(ctx: &Context<'_>, outcome: &mut Outcome) -> Result<(), Error> {
     outcome.bot_token = config.slack.bot_token.is_some();
     if let Some(keyring) = ctx.find_keyring()? {
         outcome.identity = Some(keyring.source().to_string());
-        config::open(&config, &keyring).map_err(ConfigError::Invalid)?;
+        // Every value, whatever was applied: validating is checking each of them.
+        config::open(&config, &keyring, &config::Known::default()).map_err(ConfigError::Invalid)?;
         outcome.secrets_checked = true;
     }
     Ok(())

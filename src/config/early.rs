@@ -8,7 +8,7 @@
 //! only saves time, it never decides anything. A block the scan reads differently from
 //! the YAML parser (another indentation style, a flow scalar) is simply not found.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -31,8 +31,9 @@ pub struct Early {
 
 impl Early {
     /// The blocks of `text` written as YAML block scalars (`age: |`), as the YAML parser
-    /// reads them: each line without its indentation, ending in a newline.
-    pub fn scan(text: &str) -> Self {
+    /// reads them: each line without its indentation, ending in a newline; those whose
+    /// digest is in `skip` (applied unchanged) are passed over.
+    pub fn scan(text: &str, skip: &HashSet<&str>) -> Self {
         let mut blocks = Vec::new();
         let mut lines = text.lines();
         while let Some(line) = lines.next() {
@@ -45,7 +46,9 @@ impl Early {
                 block.push_str(line);
                 block.push('\n');
                 if line == END {
-                    blocks.push((block, OnceLock::new()));
+                    if skip.is_empty() || !skip.contains(super::digest(&block).as_str()) {
+                        blocks.push((block, OnceLock::new()));
+                    }
                     break;
                 }
             }
@@ -115,7 +118,7 @@ mod tests {
         let parsed: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
         let from_yaml = parsed["webhooks"][0]["url"]["age"].as_str().expect("a block");
 
-        let early = Early::scan(&text);
+        let early = Early::scan(&text, &HashSet::new());
         early.work(&keyring);
         assert_eq!(early.blocks.len(), 1, "the flow scalar is left to the parser");
         assert_eq!(

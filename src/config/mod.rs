@@ -19,6 +19,7 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,7 +30,8 @@ pub use validate::slug;
 pub use values::{BotToken, WebhookUrl};
 
 use crate::routes::Routing;
-use crate::secrets::{Keyring, Secret, SecretsError, decrypt};
+use crate::secrets::{Keyring, Secret, SecretsError, decrypt, fingerprint};
+use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret};
 
 pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
@@ -95,11 +97,12 @@ pub struct Mention {
     pub at: Position,
 }
 
-/// The desired state with its secrets decrypted and checked.
+/// The desired state with its secrets decrypted and checked, or known to be the applied
+/// ones.
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub webhooks: Vec<DesiredWebhook>,
-    pub bot_token: Option<BotToken>,
+    pub bot_token: Option<DesiredSecret<BotToken>>,
     pub routing: Routing,
 }
 
@@ -109,7 +112,102 @@ pub struct DesiredWebhook {
     pub name: String,
     pub channel: Option<String>,
     pub mentions: Vec<String>,
-    pub url: WebhookUrl,
+    pub url: DesiredSecret<WebhookUrl>,
+    /// The Slack team (workspace) id of the URL.
+    pub team: String,
+}
+
+/// A secret of the desired-state file, with what `plan` compares.
+#[derive(Debug, Clone)]
+pub struct DesiredSecret<T> {
+    pub value: Opened<T>,
+    /// `sha256:<hex>` of the plaintext, as the applied state records it.
+    pub fingerprint: String,
+    /// `sha256:<hex>` of the ciphertext as the file holds it.
+    pub ciphertext_digest: String,
+}
+
+/// How the value of a [`DesiredSecret`] is known.
+#[derive(Debug, Clone)]
+pub enum Opened<T> {
+    /// Decrypted from the file and checked.
+    Decrypted(T),
+    /// The file holds, byte for byte, the ciphertext this applied secret was applied
+    /// from: its plaintext is the applied one, and it was not decrypted.
+    Applied(SealedSecret),
+}
+
+impl<T: Clone> DesiredSecret<T> {
+    /// The plaintext, checked by `check`: as decrypted from the file, or decrypted now
+    /// from the applied state with `keyring`.
+    pub fn plaintext(
+        &self,
+        keyring: &Keyring,
+        check: impl Fn(Secret) -> Result<T, values::Refusal>,
+    ) -> Result<std::borrow::Cow<'_, T>, SecretsError> {
+        match &self.value {
+            Opened::Decrypted(value) => Ok(std::borrow::Cow::Borrowed(value)),
+            Opened::Applied(sealed) => {
+                let secret = decrypt(&sealed.armored, keyring)?;
+                check(Secret::new(secret.expose().trim()))
+                    .map(std::borrow::Cow::Owned)
+                    .map_err(|refusal| SecretsError::Decrypt {
+                        reason: refusal.message,
+                    })
+            }
+        }
+    }
+}
+
+impl DesiredSecret<WebhookUrl> {
+    /// The URL with its secret segment reduced to its last four characters.
+    pub fn redacted(&self) -> String {
+        match &self.value {
+            Opened::Decrypted(url) => url.redacted(),
+            Opened::Applied(sealed) => sealed.redacted.clone(),
+        }
+    }
+}
+
+/// The applied secrets that a desired-state file may hold unchanged: a secret whose
+/// ciphertext in the file is byte for byte the one it was applied from is not decrypted
+/// again. Empty ([`Known::default`]) where every value must be decrypted and checked.
+#[derive(Debug, Default)]
+pub struct Known<'a> {
+    webhooks: HashMap<&'a str, &'a AppliedWebhook>,
+    token: Option<&'a AppliedToken>,
+}
+
+impl<'a> Known<'a> {
+    pub fn of(applied: &'a Applied) -> Self {
+        Known {
+            webhooks: applied.webhooks.iter().map(|w| (w.id.as_str(), w)).collect(),
+            token: applied.token.as_ref(),
+        }
+    }
+
+    /// The applied webhook `id`, when it was applied from the ciphertext of `digest`.
+    fn webhook(&self, id: &str, digest: &str) -> Option<&'a AppliedWebhook> {
+        self.webhooks
+            .get(id)
+            .copied()
+            .filter(|w| w.url.ciphertext_digest.as_deref() == Some(digest))
+    }
+
+    fn token(&self, digest: &str) -> Option<&'a AppliedToken> {
+        self.token
+            .filter(|t| t.secret.ciphertext_digest.as_deref() == Some(digest))
+    }
+
+    /// Every recorded ciphertext digest, for the early decryption to pass over.
+    fn digests(&self) -> HashSet<&'a str> {
+        self.webhooks
+            .values()
+            .map(|w| &w.url)
+            .chain(self.token.map(|t| &t.secret))
+            .filter_map(|s| s.ciphertext_digest.as_deref())
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,20 +263,30 @@ pub fn parse_bytes(file: &str, bytes: Vec<u8>) -> Result<Config, Report> {
 }
 
 /// [`parse`] then [`open`]. For a large file the secrets are decrypted on every core
-/// while the file is still being checked (see [`early`]).
-pub fn parse_open(file: &str, text: &str, keyring: &Keyring) -> Result<(Config, Desired), Report> {
+/// while the file is still being checked (see [`early`]), except those `known` holds.
+pub fn parse_open(
+    file: &str,
+    text: &str,
+    keyring: &Keyring,
+    known: &Known<'_>,
+) -> Result<(Config, Desired), Report> {
     bounds::check(text).map_err(|problem| Report {
         file: file.to_owned(),
         problems: vec![problem],
     })?;
     if text.len() < PARALLEL_PARSE_FROM {
         let config = parse(file, text)?;
-        let desired = open(&config, keyring)?;
+        let desired = open(&config, keyring, known)?;
         return Ok((config, desired));
     }
+    let skip = known.digests();
     let early = OnceLock::new();
     let config = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| early.get_or_init(|| early::Early::scan(text)).work(keyring));
+        let worker = scope.spawn(|| {
+            early
+                .get_or_init(|| early::Early::scan(text, &skip))
+                .work(keyring);
+        });
         let config = parse(file, text);
         // The scan has long finished; should it not have, the worker decrypts alone.
         if let Some(early) = early.get() {
@@ -190,7 +298,7 @@ pub fn parse_open(file: &str, text: &str, keyring: &Keyring) -> Result<(Config, 
         worker.join().expect("a decryption thread does not panic");
         config
     })?;
-    let desired = open_with(&config, keyring, early.get())?;
+    let desired = open_with(&config, keyring, early.get(), known)?;
     Ok((config, desired))
 }
 
@@ -248,13 +356,19 @@ pub fn digest(text: &str) -> String {
     format!("sha256:{}", crate::secrets::hex(&Sha256::digest(text.as_bytes())))
 }
 
-/// Decrypts every secret of `config` and checks the plaintexts.
-pub fn open(config: &Config, keyring: &Keyring) -> Result<Desired, Report> {
-    open_with(config, keyring, None)
+/// Decrypts every secret of `config` that `known` does not hold, and checks the
+/// plaintexts.
+pub fn open(config: &Config, keyring: &Keyring, known: &Known<'_>) -> Result<Desired, Report> {
+    open_with(config, keyring, None, known)
 }
 
 /// [`open`], taking what was decrypted `early`.
-fn open_with(config: &Config, keyring: &Keyring, early: Option<&early::Early>) -> Result<Desired, Report> {
+fn open_with(
+    config: &Config,
+    keyring: &Keyring,
+    early: Option<&early::Early>,
+    known: &Known<'_>,
+) -> Result<Desired, Report> {
     let unseal = |sealed: &Sealed| match early.and_then(|e| e.get(&sealed.armored)) {
         Some(secret) => Ok(Secret::new(secret.expose().trim())),
         None => unseal(sealed, keyring),
@@ -263,25 +377,55 @@ fn open_with(config: &Config, keyring: &Keyring, early: Option<&early::Early>) -
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
     // Decryption is most of the work for a large file: spread it over the cores.
     let urls = parallel_map(&config.webhooks, |webhook| {
-        unseal(&webhook.url).and_then(|secret| {
+        let ciphertext_digest = digest(&webhook.url.armored);
+        if let Some(applied) = known.webhook(&webhook.id, &ciphertext_digest) {
+            let url = DesiredSecret {
+                value: Opened::Applied(applied.url.clone()),
+                fingerprint: applied.url.fingerprint.clone(),
+                ciphertext_digest,
+            };
+            return Ok((url, applied.team.clone()));
+        }
+        let url = unseal(&webhook.url).and_then(|secret| {
             WebhookUrl::parse(&secret).map_err(|r| refused("invalid-url", &webhook.url, r))
-        })
+        })?;
+        let team = url.team().to_owned();
+        let url = DesiredSecret {
+            fingerprint: fingerprint(url.secret()),
+            value: Opened::Decrypted(url),
+            ciphertext_digest,
+        };
+        Ok((url, team))
     });
     for (webhook, url) in config.webhooks.iter().zip(urls) {
         match url {
-            Ok(url) => webhooks.push(DesiredWebhook {
+            Ok((url, team)) => webhooks.push(DesiredWebhook {
                 id: webhook.id.clone(),
                 name: webhook.name.clone(),
                 channel: webhook.channel.clone(),
                 mentions: webhook.mentions.iter().map(|m| m.text.clone()).collect(),
                 url,
+                team,
             }),
             Err(problem) => problems.push(problem),
         }
     }
     let bot_token = config.slack.bot_token.as_ref().and_then(|sealed| {
+        let ciphertext_digest = digest(&sealed.armored);
+        if let Some(applied) = known.token(&ciphertext_digest) {
+            return Some(DesiredSecret {
+                value: Opened::Applied(applied.secret.clone()),
+                fingerprint: applied.secret.fingerprint.clone(),
+                ciphertext_digest,
+            });
+        }
         unseal(sealed)
             .and_then(|secret| BotToken::parse(secret).map_err(|r| refused("invalid-token", sealed, r)))
+            .map(|token| DesiredSecret {
+                fingerprint: fingerprint(token.secret()),
+                value: Opened::Decrypted(token),
+                ciphertext_digest,
+            })
             .map_err(|problem| problems.push(problem))
             .ok()
     });

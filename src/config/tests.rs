@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Report, open, parse};
+use super::{Known, Report, open, parse};
 use crate::secrets::{Keyring, Secret, encrypt};
 
 const URL: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001";
@@ -181,7 +181,7 @@ fn rules_checked_after_decryption() {
     ];
     check_rows(&rows, |text| {
         let config = parse("f.yaml", text).expect("valid before decryption");
-        open(&config, keyring()).map(drop)
+        open(&config, keyring(), &Known::default()).map(drop)
     });
 }
 
@@ -199,7 +199,7 @@ fn a_value_for_another_key_names_the_field_and_the_identity() {
         "version: 1\nwebhooks:\n  - name: Ops\n    url: SEALED(https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfake)\n",
     );
     let config = parse("f.yaml", &text).expect("valid");
-    let report = open(&config, &stranger).expect_err("wrong key");
+    let report = open(&config, &stranger, &Known::default()).expect_err("wrong key");
     let problem = &report.problems[0];
     assert_eq!(
         (problem.code, problem.at.line, problem.at.column),
@@ -224,7 +224,7 @@ fn a_valid_file_opens() {
         "version: 1\nslack:\n  bot_token: SEALED(xoxb-fake-token)\nwebhooks:\n  - name: General Alerts\n    channel: \"#alerts\"\n    url: SEALED(https://hooks.slack.gov/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfakeWXYZ)\n    mentions: [\"@oncall\"]\n",
     );
     let config = parse("f.yaml", &text).expect("valid");
-    let desired = open(&config, keyring()).expect("opens");
+    let desired = open(&config, keyring(), &Known::default()).expect("opens");
     let webhook = &desired.webhooks[0];
     assert_eq!(webhook.id, "general-alerts");
     assert_eq!(
@@ -258,7 +258,7 @@ fn a_large_file_opens_with_every_problem_in_file_order() {
         ));
     }
     let config = parse("f.yaml", &fill(&text)).expect("valid before decryption");
-    let report = open(&config, keyring()).expect_err("four http URLs");
+    let report = open(&config, keyring(), &Known::default()).expect_err("four http URLs");
     let lines: Vec<usize> = report.problems.iter().map(|p| p.at.line).collect();
     assert_eq!(lines, [26, 176, 326, 476], "each url line, in order");
 }
@@ -463,7 +463,7 @@ fn valid_routing_is_kept_as_written() {
     assert_eq!(routes[1].webhooks, ["ops"]);
     assert!(config.routing.templates["budget"].blocks.is_some());
     assert_eq!(config.route_mentions[0].text, "@finops-team");
-    let desired = open(&config, keyring()).expect("opens");
+    let desired = open(&config, keyring(), &Known::default()).expect("opens");
     assert_eq!(desired.routing, config.routing);
 }
 
@@ -489,4 +489,157 @@ fn an_age_block_pasted_at_the_level_of_its_key_says_to_indent_it() {
             ),
         ]
     );
+}
+
+/// A file of `count` webhooks and a bot token, each secret an `age: |` block as
+/// `hookwarden encrypt --yaml` prints it.
+fn blocks_file(count: usize) -> String {
+    let block = |plaintext: &str, indent: &str| -> String {
+        let armored = encrypt(&Secret::new(plaintext), &keyring().recipients()).expect("encrypts");
+        armored.lines().flat_map(|l| [indent, l, "\n"]).collect()
+    };
+    let mut text = format!(
+        "version: 1\nslack:\n  bot_token:\n    age: |\n{}webhooks:\n",
+        block("xoxb-fake-token", "      ")
+    );
+    for i in 0..count {
+        let url = format!("https://hooks.slack.com/services/T0FAKE000/B0FAKE{i:03}/FAKEfakeFAKEfake{i:04}");
+        text += &format!(
+            "  - id: hook-{i}\n    name: Hook {i}\n    url:\n      age: |\n{}",
+            block(&url, "        ")
+        );
+    }
+    text
+}
+
+/// The applied state an apply of `desired` leaves, secrets sealed to the test key.
+fn applied_from(desired: &super::Desired) -> crate::state::Applied {
+    let none = crate::state::Applied::default();
+    let plan = crate::plan::plan(desired, &none);
+    let seal = |secret: &Secret| encrypt(secret, &keyring().recipients());
+    let writes = crate::reconcile::writes(&plan, desired, &none, None, 1, &seal).expect("writes");
+    none.with(&writes)
+}
+
+fn stranger() -> Keyring {
+    use secrecy::ExposeSecret;
+    Keyring::from_text(age::x25519::Identity::generate().to_string().expose_secret()).expect("key")
+}
+
+fn all_applied(desired: &super::Desired) -> bool {
+    let applied = |value: &super::Opened<_>| matches!(value, super::Opened::Applied(_));
+    desired
+        .webhooks
+        .iter()
+        .all(|w| matches!(w.url.value, super::Opened::Applied(_)))
+        && desired.bot_token.as_ref().is_some_and(|t| applied(&t.value))
+}
+
+#[test]
+fn applied_ciphertexts_are_known_without_decrypting_them() {
+    // Small and large files: the large one is decrypted while it is checked.
+    for count in [2, 120] {
+        let text = blocks_file(count);
+        let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+        let applied = applied_from(&desired);
+        // A key that opens nothing: whatever it had to decrypt would fail.
+        let (_, again) =
+            super::parse_open("f.yaml", &text, &stranger(), &Known::of(&applied)).expect("nothing decrypted");
+        assert!(all_applied(&again), "{count}: every secret known");
+        assert!(
+            crate::plan::plan(&again, &applied).is_empty(),
+            "{count}: no change"
+        );
+        // Without the applied state, or to `validate`, each is decrypted.
+        let report =
+            super::parse_open("f.yaml", &text, &stranger(), &Known::default()).expect_err("decrypts");
+        assert_eq!(report.problems.len(), count + 1);
+    }
+}
+
+#[test]
+fn a_ciphertext_changed_in_any_byte_is_decrypted_and_checked_again() {
+    let text = blocks_file(2);
+    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+    let applied = applied_from(&desired);
+    let known = Known::of(&applied);
+    // Every byte of the first webhook's block, up to the line after its END.
+    let start = text.find("  - id: hook-0").expect("the first webhook");
+    let start = start + text[start..].find("-----BEGIN").expect("its block");
+    let end = start
+        + text[start..]
+            .find("-----END AGE ENCRYPTED FILE-----")
+            .expect("its end")
+        + 32;
+    let url_line = text[..start].lines().count();
+    let mut checked = 0;
+    for i in start..end {
+        let byte = text.as_bytes()[i];
+        if byte.is_ascii_whitespace() {
+            continue;
+        }
+        let mut changed = text.clone().into_bytes();
+        changed[i] = if byte == b'A' { b'B' } else { b'A' };
+        let changed = String::from_utf8(changed).expect("ASCII");
+        // The key that opens nothing fails on it: it was decrypted, and only it.
+        let report = super::parse_open("f.yaml", &changed, &stranger(), &known).expect_err("decrypted");
+        let at: Vec<_> = report.problems.iter().map(|p| (p.code, p.at.line)).collect();
+        assert!(
+            matches!(at[..], [("decrypt-failed" | "malformed-ciphertext", line)] if line + 1 == url_line),
+            "byte {i}: {at:?}"
+        );
+        // The key that sealed it finds it damaged (a changed stanza no longer opens), or,
+        // where the change leaves the bytes age reads as they were, opens and checks it.
+        match super::parse_open("f.yaml", &changed, keyring(), &known) {
+            Err(report) => assert!(
+                ["malformed-ciphertext", "decrypt-failed"].contains(&report.problems[0].code),
+                "byte {i}: {report:?}"
+            ),
+            Ok((_, opened)) => assert!(
+                matches!(opened.webhooks[0].url.value, super::Opened::Decrypted(_)),
+                "byte {i}"
+            ),
+        }
+        checked += 1;
+    }
+    assert!(checked > 200, "{checked} bytes");
+}
+
+#[test]
+fn a_re_encrypted_value_is_decrypted_and_compared_by_its_plaintext() {
+    let text = blocks_file(2);
+    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+    let applied = applied_from(&desired);
+    // The same plaintexts, encrypted anew: nothing changes, but each is decrypted.
+    let again = blocks_file(2);
+    let (_, opened) = super::parse_open("f.yaml", &again, keyring(), &Known::of(&applied)).expect("opens");
+    assert!(
+        opened
+            .webhooks
+            .iter()
+            .all(|w| matches!(w.url.value, super::Opened::Decrypted(_)))
+    );
+    let plan = crate::plan::plan(&opened, &applied);
+    assert!(plan.is_empty(), "{plan:?}");
+    let digests = crate::reconcile::unrecorded_digests(&opened, &applied, &plan, applied.serial);
+    assert_eq!(digests.webhooks.len(), 2, "to be recorded");
+    assert!(digests.token.is_some());
+}
+
+#[test]
+fn a_state_without_digests_plans_as_before() {
+    let text = blocks_file(2);
+    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+    let mut applied = applied_from(&desired);
+    for webhook in &mut applied.webhooks {
+        webhook.url.ciphertext_digest = None;
+    }
+    applied.token.as_mut().expect("a token").secret.ciphertext_digest = None;
+    let report = super::parse_open("f.yaml", &text, &stranger(), &Known::of(&applied)).expect_err("decrypts");
+    assert_eq!(report.problems.len(), 3, "every value decrypted");
+    let (_, opened) = super::parse_open("f.yaml", &text, keyring(), &Known::of(&applied)).expect("opens");
+    let plan = crate::plan::plan(&opened, &applied);
+    assert!(plan.is_empty(), "{plan:?}");
+    let digests = crate::reconcile::unrecorded_digests(&opened, &applied, &plan, applied.serial);
+    assert_eq!(digests.webhooks.len(), 2);
 }

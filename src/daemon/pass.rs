@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::{ApplyMode, DaemonError, Shared, load};
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, Known};
 use crate::explain::describe;
 use crate::plan::Plan;
 use crate::reconcile::{self, Checks, Operator, Pass, ReconcileError};
@@ -164,15 +164,21 @@ async fn attempt(ctx: &Arc<Shared>, text: &str) -> Result<Outcome, DaemonError> 
         text.to_owned(),
         ctx.keyring.clone(),
     );
+    let store = ctx.store.clone();
     // Off the runtime's thread, which also serves the alert endpoint.
-    let (config, desired) = tokio::task::spawn_blocking(move || config::parse_open(&file, &text, &keyring))
-        .await
-        .expect("the parsing task does not panic")
-        .map_err(|report| ReconcileError::Config(ConfigError::Invalid(report)))?;
+    let (applied, opened) = tokio::task::spawn_blocking(move || {
+        let applied = store.applied()?;
+        let opened = config::parse_open(&file, &text, &keyring, &Known::of(&applied));
+        Ok::<_, ReconcileError>((applied, opened))
+    })
+    .await
+    .expect("the parsing task does not panic")?;
+    let (config, desired) = opened.map_err(|report| ReconcileError::Config(ConfigError::Invalid(report)))?;
     let pass = Pass {
         store: ctx.store.clone(),
         keyring: ctx.keyring.clone(),
         config,
+        applied,
         desired,
         allow_mass_delete: false,
         verify: false,

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Desired, DesiredWebhook};
 use crate::routes::{RouteSpec, Routing};
-use crate::secrets::fingerprint;
 use crate::state::{Applied, AppliedWebhook};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,9 +119,7 @@ pub fn plan(desired: &Desired, applied: &Applied) -> Plan {
     changes.sort_by(|a, b| a.id.cmp(&b.id));
     let token = match (&desired.bot_token, &applied.token) {
         (Some(_), None) => Some(TokenChange::Set),
-        (Some(new), Some(old)) if fingerprint(new.secret()) != old.secret.fingerprint => {
-            Some(TokenChange::Rotate)
-        }
+        (Some(new), Some(old)) if new.fingerprint != old.secret.fingerprint => Some(TokenChange::Rotate),
         (None, Some(_)) => Some(TokenChange::Remove),
         _ => None,
     };
@@ -192,12 +189,11 @@ pub fn team_warnings(desired: &Desired, team_id: &str, team: &str) -> Vec<String
     desired
         .webhooks
         .iter()
-        .filter(|w| w.url.team() != team_id)
+        .filter(|w| w.team != team_id)
         .map(|w| {
             format!(
                 "webhook `{}` belongs to Slack team {}, the bot token to {team_id} ({team}): mentions in its alerts resolve against the token's directory",
-                w.id,
-                w.url.team(),
+                w.id, w.team,
             )
         })
         .collect()
@@ -217,7 +213,7 @@ fn compare(desired: &DesiredWebhook, applied: Option<&AppliedWebhook>) -> Option
             after: Some(after),
         });
     };
-    let rotated = fingerprint(desired.url.secret()) != applied.url.fingerprint;
+    let rotated = desired.url.fingerprint != applied.url.fingerprint;
     let mut fields = Vec::new();
     fields.extend(rotated.then_some(Field::Url));
     fields.extend((desired.name != applied.name).then_some(Field::Name));

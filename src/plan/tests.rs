@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use super::{Action, Field, Plan, TokenChange, plan};
-use crate::config::{BotToken, Desired, DesiredWebhook, WebhookUrl};
+use crate::config::{BotToken, Desired, DesiredSecret, DesiredWebhook, Opened, WebhookUrl};
 use crate::reconcile::{Seal, writes};
 use crate::render::{self, Style};
 use crate::routes::{RouteSpec, Routing, TemplateSpec};
@@ -21,7 +21,21 @@ fn desired(id: &str, name: &str, channel: Option<&str>, url_n: u32, mentions: &[
         name: name.to_owned(),
         channel: channel.map(str::to_owned),
         mentions: mentions.iter().map(|m| (*m).to_owned()).collect(),
-        url: WebhookUrl::parse(&Secret::new(url(url_n))).expect("valid fake URL"),
+        url: decrypted(
+            WebhookUrl::parse(&Secret::new(url(url_n))).expect("valid fake URL"),
+            WebhookUrl::secret,
+        ),
+        team: "T0FAKE000".to_owned(),
+    }
+}
+
+/// `value` as decrypted from a file; the file's ciphertext stands in by its plaintext.
+fn decrypted<T>(value: T, plaintext: fn(&T) -> &Secret) -> DesiredSecret<T> {
+    let fingerprint = fingerprint(plaintext(&value));
+    DesiredSecret {
+        ciphertext_digest: format!("{fingerprint} in the file"),
+        fingerprint,
+        value: Opened::Decrypted(value),
     }
 }
 
@@ -34,18 +48,22 @@ fn applied(webhook: &DesiredWebhook) -> AppliedWebhook {
         mentions: webhook.mentions.clone(),
         url: SealedSecret {
             armored: "(ciphertext)".to_owned(),
-            fingerprint: fingerprint(webhook.url.secret()),
+            fingerprint: webhook.url.fingerprint.clone(),
             redacted: webhook.url.redacted(),
+            ciphertext_digest: Some(webhook.url.ciphertext_digest.clone()),
         },
-        team: webhook.url.team().to_owned(),
+        team: webhook.team.clone(),
         created_at: 1,
         updated_at: 1,
         rotated_at: None,
     }
 }
 
-fn token(value: &str) -> BotToken {
-    BotToken::parse(Secret::new(value)).expect("valid fake token")
+fn token(value: &str) -> DesiredSecret<BotToken> {
+    decrypted(
+        BotToken::parse(Secret::new(value)).expect("valid fake token"),
+        BotToken::secret,
+    )
 }
 
 fn applied_token(value: &str) -> AppliedToken {
@@ -54,6 +72,7 @@ fn applied_token(value: &str) -> AppliedToken {
             armored: "(ciphertext)".to_owned(),
             fingerprint: fingerprint(&Secret::new(value)),
             redacted: "xoxb-****".to_owned(),
+            ciphertext_digest: None,
         },
         set_at: 1,
         rotated_at: None,

@@ -11,14 +11,16 @@ mod writes;
 pub use pass::{Checks, Operator, Outcome, Pass, Passed, Synced, run};
 pub use writes::{Seal, writes};
 
-use crate::config::{Config, ConfigError, Desired, Problem, Report};
+use crate::config::{Config, ConfigError, Desired, DesiredSecret, Problem, Report};
 use crate::directory::{Directory, Index};
 use crate::explain::Explain;
 use crate::plan::{self, Plan, TokenChange};
 use crate::render;
 use crate::secrets::{Keyring, Secret, SecretsError, encrypt};
 use crate::slack::{Client, Endpoints, Progress, SlackError};
-use crate::state::{Applied, AuditChange, Draft, StateError, Store, SyncedDirectory, TokenFacts};
+use crate::state::{
+    Applied, AuditChange, Digests, Draft, SealedSecret, StateError, Store, SyncedDirectory, TokenFacts,
+};
 
 /// What can stop a pass.
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +64,16 @@ impl Explain for ReconcileError {
     }
 }
 
-/// Reads the applied state and plans against it. Once a directory was synced, every
-/// `mentions:` entry must resolve in it: an unknown one is a problem of the file.
-pub fn plan(config: &Config, desired: &Desired, store: &Store) -> Result<(Applied, Plan), ReconcileError> {
-    let applied = store.applied()?;
-    let plan = plan::plan(desired, &applied);
+/// Plans against `applied`, the state `desired` was opened against. Once a directory was
+/// synced, every `mentions:` entry must resolve in it: an unknown one is a problem of the
+/// file.
+pub fn plan(
+    config: &Config,
+    desired: &Desired,
+    applied: &Applied,
+    store: &Store,
+) -> Result<Plan, ReconcileError> {
+    let plan = plan::plan(desired, applied);
     // While the token changes, the stored directory is the old token's: the pass checks
     // the mentions against the new one before it writes anything.
     if plan.token.is_none()
@@ -74,7 +81,50 @@ pub fn plan(config: &Config, desired: &Desired, store: &Store) -> Result<(Applie
     {
         check_mentions(config, &synced.directory)?;
     }
-    Ok((applied, plan))
+    Ok(plan)
+}
+
+/// The file's ciphertext digests that the applied state should record and does not: of
+/// the secrets `plan` leaves as they are whose plaintext was decrypted and found to be
+/// the applied one (re-encrypted, or applied before digests were recorded).
+pub fn unrecorded_digests(desired: &Desired, applied: &Applied, plan: &Plan, serial: u64) -> Digests {
+    let changed: std::collections::BTreeSet<&str> = plan.changes.iter().map(|c| c.id.as_str()).collect();
+    let applied_webhooks: std::collections::HashMap<&str, &SealedSecret> =
+        applied.webhooks.iter().map(|w| (w.id.as_str(), &w.url)).collect();
+    let webhooks = desired
+        .webhooks
+        .iter()
+        .filter(|w| !changed.contains(w.id.as_str()))
+        .filter(|w| {
+            applied_webhooks
+                .get(w.id.as_str())
+                .is_some_and(|old| unrecorded(&w.url, old))
+        })
+        .map(|w| {
+            (
+                w.id.clone(),
+                w.url.fingerprint.clone(),
+                w.url.ciphertext_digest.clone(),
+            )
+        })
+        .collect();
+    let token = match (&desired.bot_token, &applied.token, plan.token) {
+        (Some(new), Some(old), None) if unrecorded(new, &old.secret) => {
+            Some((new.fingerprint.clone(), new.ciphertext_digest.clone()))
+        }
+        _ => None,
+    };
+    Digests {
+        serial,
+        webhooks,
+        token,
+    }
+}
+
+/// Whether `new`, the applied `old`'s plaintext, comes from a ciphertext `old` does not
+/// record.
+fn unrecorded<T>(new: &DesiredSecret<T>, old: &SealedSecret) -> bool {
+    new.fingerprint == old.fingerprint && old.ciphertext_digest.as_ref() != Some(&new.ciphertext_digest)
 }
 
 /// Fails with every `mentions:` entry of `config` that does not resolve in `directory`.

@@ -7,12 +7,14 @@
 
 use std::sync::Arc;
 
-use super::{Provenance, ReconcileError, check_mentions, commit, plan, read_directory, token_facts};
-use crate::config::{Config, Desired};
+use super::{
+    Provenance, ReconcileError, check_mentions, commit, plan, read_directory, token_facts, unrecorded_digests,
+};
+use crate::config::{BotToken, Config, Desired, WebhookUrl};
 use crate::plan::{Action, Plan, TokenChange, team_warnings};
 use crate::secrets::Keyring;
 use crate::slack::{Client, Endpoints, Probe, Progress};
-use crate::state::{Applied, Store, SyncedDirectory, TokenFacts};
+use crate::state::{Applied, Digests, Store, SyncedDirectory, TokenFacts};
 
 /// What a pass works on.
 #[derive(Debug)]
@@ -20,6 +22,8 @@ pub struct Pass {
     pub store: Arc<Store>,
     pub keyring: Arc<Keyring>,
     pub config: Config,
+    /// The applied state `desired` was opened against ([`crate::config::Known`]).
+    pub applied: Applied,
     pub desired: Desired,
     /// Let a plan through that deletes every webhook or more than half of them.
     pub allow_mass_delete: bool,
@@ -110,6 +114,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         store,
         keyring,
         config,
+        applied,
         desired,
         allow_mass_delete,
         verify,
@@ -117,7 +122,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
     } = pass;
     let planning = store.clone();
     let (config, desired, applied, plan) = blocking(move || {
-        let (applied, plan) = plan(&config, &desired, &*planning)?;
+        let plan = plan(&config, &desired, &applied, &*planning)?;
         Ok((config, desired, applied, plan))
     })
     .await?;
@@ -133,13 +138,18 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         return done(Outcome::Stopped);
     }
     if plan.is_empty() {
+        record_digests(
+            &store,
+            unrecorded_digests(&desired, &applied, &plan, applied.serial),
+        )
+        .await;
         return done(Outcome::InSync);
     }
     if plan.is_mass_deletion() && !allow_mass_delete {
         return done(Outcome::HeldBack);
     }
     operator.approve(&plan)?;
-    let (new_token, checks) = ask_slack(&config, &desired, &plan, verify, operator).await?;
+    let (new_token, checks) = ask_slack(&config, &desired, &keyring, &plan, verify, operator).await?;
     let synced = new_token.as_ref().map(|(facts, directory)| Synced {
         facts: facts.clone(),
         users: directory.directory.users.len(),
@@ -150,13 +160,21 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         config_digest: config.digest.clone(),
         now: crate::clock::now_secs(),
     };
-    let planned = plan.clone();
-    let serial = blocking(move || {
-        commit(
-            &*store, &keyring, &desired, &applied, &planned, new_token, provenance,
-        )
+    let (planned, committing) = (plan.clone(), store.clone());
+    let (serial, desired, applied) = blocking(move || {
+        let serial = commit(
+            &*committing,
+            &keyring,
+            &desired,
+            &applied,
+            &planned,
+            new_token,
+            provenance,
+        )?;
+        Ok((serial, desired, applied))
     })
     .await?;
+    record_digests(&store, unrecorded_digests(&desired, &applied, &plan, serial)).await;
     Ok(Passed {
         plan,
         outcome: Outcome::Applied { serial },
@@ -165,23 +183,37 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
     })
 }
 
+/// Stores `digests`, which only spare later plans decryptions: a store that fails to is
+/// logged, and the pass goes on.
+async fn record_digests(store: &Arc<Store>, digests: Digests) {
+    if digests.is_empty() {
+        return;
+    }
+    let store = store.clone();
+    let stored = blocking(move || Ok(store.record_digests(&digests)?)).await;
+    if let Err(error) = stored {
+        tracing::warn!(%error, "could not record the file's ciphertext digests; the next plan decrypts those values again");
+    }
+}
+
 /// Everything Slack must confirm before the write: a new token and its directory, and
 /// with `verify` each created or rotated webhook. Fails when a probe found a dead
 /// webhook or got no verdict, after the operator has seen the verdicts.
 async fn ask_slack<O: Operator>(
     config: &Config,
     desired: &Desired,
+    keyring: &Keyring,
     plan: &Plan,
     verify: bool,
     operator: &mut O,
 ) -> Result<(Option<(TokenFacts, SyncedDirectory)>, Checks), O::Error> {
-    let new_token = new_token(config, desired, plan, operator).await?;
+    let new_token = new_token(config, desired, keyring, plan, operator).await?;
     let mut checks = Checks::default();
     if let Some((facts, _)) = &new_token {
         checks.warnings = team_warnings(desired, &facts.team_id, &facts.team);
     }
     if verify {
-        probe(&config.slack.api_url, desired, plan, &mut checks).await;
+        probe(&config.slack.api_url, desired, keyring, plan, &mut checks).await;
     }
     operator.checked(&checks)?;
     if !checks.dead.is_empty() {
@@ -198,12 +230,14 @@ async fn ask_slack<O: Operator>(
 async fn new_token<O: Operator>(
     config: &Config,
     desired: &Desired,
+    keyring: &Keyring,
     plan: &Plan,
     operator: &mut O,
 ) -> Result<Option<(TokenFacts, SyncedDirectory)>, ReconcileError> {
     let (Some(token), Some(TokenChange::Set | TokenChange::Rotate)) = (&desired.bot_token, plan.token) else {
         return Ok(None);
     };
+    let token = token.plaintext(keyring, BotToken::parse)?;
     let api_url = &config.slack.api_url;
     let client = Client::new(Endpoints::from_env(api_url));
     let facts = token_facts(&client, api_url, token.secret()).await?;
@@ -215,7 +249,7 @@ async fn new_token<O: Operator>(
 }
 
 /// Probes every created or rotated webhook, without posting a visible message.
-async fn probe(api_url: &str, desired: &Desired, plan: &Plan, checks: &mut Checks) {
+async fn probe(api_url: &str, desired: &Desired, keyring: &Keyring, plan: &Plan, checks: &mut Checks) {
     let client = Client::new(Endpoints::from_env(api_url));
     let probed = plan
         .changes
@@ -225,7 +259,17 @@ async fn probe(api_url: &str, desired: &Desired, plan: &Plan, checks: &mut Check
         let Some(webhook) = desired.webhooks.iter().find(|w| w.id == change.id) else {
             continue;
         };
-        let verdict = match client.probe(&webhook.url).await {
+        let url = match webhook.url.plaintext(keyring, |s| WebhookUrl::parse(&s)) {
+            Ok(url) => url,
+            Err(error) => {
+                checks.unknown.push(change.id.clone());
+                checks
+                    .verified
+                    .push((change.id.clone(), format!("no verdict ({error})")));
+                continue;
+            }
+        };
+        let verdict = match client.probe(&url).await {
             Probe::Live => "live: Slack knows the webhook".to_owned(),
             Probe::Dead(error) => {
                 checks.dead.push(change.id.clone());

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Desired, DesiredWebhook};
+use crate::config::{BotToken, Desired, DesiredSecret, DesiredWebhook, Opened, WebhookUrl};
 use crate::plan::{Action, Plan, TokenChange};
-use crate::secrets::{Secret, SecretsError, fingerprint};
+use crate::secrets::{Secret, SecretsError};
 use crate::state::{Applied, AppliedToken, AppliedWebhook, SealedSecret, TokenFacts, TokenWrite, Writes};
 
 /// Encrypts a secret for storage at rest.
@@ -39,8 +39,8 @@ pub fn writes(
                 name: new.name.clone(),
                 channel: new.channel.clone(),
                 mentions: new.mentions.clone(),
-                url: sealed(new.url.secret(), new.url.redacted(), seal)?,
-                team: new.url.team().to_owned(),
+                url: sealed(&new.url, new.url.redacted(), WebhookUrl::secret, seal)?,
+                team: new.team.clone(),
                 created_at: now,
                 updated_at: now,
                 rotated_at: None,
@@ -54,9 +54,12 @@ pub fn writes(
                     ..(*old).clone()
                 };
                 if change.action == Action::Rotate {
-                    record.url = sealed(new.url.secret(), new.url.redacted(), seal)?;
-                    new.url.team().clone_into(&mut record.team);
+                    record.url = sealed(&new.url, new.url.redacted(), WebhookUrl::secret, seal)?;
+                    new.team.clone_into(&mut record.team);
                     record.rotated_at = Some(now);
+                } else {
+                    // The same plaintext: the file's ciphertext of it is the one to know.
+                    record.url.ciphertext_digest = Some(new.url.ciphertext_digest.clone());
                 }
                 writes.put.push(record);
             }
@@ -66,15 +69,15 @@ pub fn writes(
     writes.token = match (plan.token, &desired.bot_token) {
         (None, _) => TokenWrite::Keep,
         (Some(TokenChange::Remove), _) => TokenWrite::Delete,
-        (Some(change), Some(token)) => TokenWrite::Put(AppliedToken {
-            secret: sealed(token.secret(), "xoxb-****".to_owned(), seal)?,
+        (Some(change), Some(token)) => TokenWrite::Put(Box::new(AppliedToken {
+            secret: sealed(token, "xoxb-****".to_owned(), BotToken::secret, seal)?,
             set_at: match (&applied.token, change) {
                 (Some(old), TokenChange::Rotate) => old.set_at,
                 _ => now,
             },
             rotated_at: (change == TokenChange::Rotate).then_some(now),
             facts: facts.cloned(),
-        }),
+        })),
         (Some(_), None) => unreachable!("a token change without a desired token"),
     };
     if plan.changes_routing() {
@@ -83,10 +86,25 @@ pub fn writes(
     Ok(writes)
 }
 
-fn sealed(secret: &Secret, redacted: String, seal: &Seal<'_>) -> Result<SealedSecret, SecretsError> {
-    Ok(SealedSecret {
-        armored: seal(secret)?,
-        fingerprint: fingerprint(secret),
-        redacted,
+/// `secret` as the state keeps it: its plaintext encrypted by `seal`, or the applied
+/// ciphertext of the same plaintext when it was not decrypted; with the file's digest.
+fn sealed<T>(
+    secret: &DesiredSecret<T>,
+    redacted: String,
+    plaintext: fn(&T) -> &Secret,
+    seal: &Seal<'_>,
+) -> Result<SealedSecret, SecretsError> {
+    let ciphertext_digest = Some(secret.ciphertext_digest.clone());
+    Ok(match &secret.value {
+        Opened::Decrypted(value) => SealedSecret {
+            armored: seal(plaintext(value))?,
+            fingerprint: secret.fingerprint.clone(),
+            redacted,
+            ciphertext_digest,
+        },
+        Opened::Applied(applied) => SealedSecret {
+            ciphertext_digest,
+            ..applied.clone()
+        },
     })
 }

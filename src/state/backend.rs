@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::audit::{self, AuditEntry, Draft};
 use super::outbox::{AlertRecord, Enqueued, Health, NewAlert};
-use super::{Applied, SledStore, StateError, SyncedDirectory, Writes};
+use super::{Applied, Digests, SledStore, StateError, SyncedDirectory, Writes};
 
 /// A store of the applied state, the audit log, the directory and the alert outbox.
 ///
@@ -59,6 +59,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Stores `writes` and the audit entry at once, if the serial is still
     /// `expected_serial` ([`StateError::Stale`] otherwise). Returns the new serial.
     fn commit(&self, expected_serial: u64, writes: &Writes, draft: &Draft) -> Result<u64, StateError>;
+
+    /// Records the file's ciphertext digests of secrets whose plaintexts are the applied
+    /// ones, if the serial is still `digests.serial`, without changing the serial or the
+    /// audit log: they only spare a later plan the decryption. Whether they were stored.
+    fn record_digests(&self, digests: &Digests) -> Result<bool, StateError>;
 
     /// The directory as last synced, if ever.
     fn directory(&self) -> Result<Option<SyncedDirectory>, StateError>;
@@ -153,6 +158,7 @@ impl Backend for SledStore {
         dir(&self) -> &Path;
         applied(&self) -> Result<Applied, StateError>;
         commit(&self, expected_serial: u64, writes: &Writes, draft: &Draft) -> Result<u64, StateError>;
+        record_digests(&self, digests: &Digests) -> Result<bool, StateError>;
         directory(&self) -> Result<Option<SyncedDirectory>, StateError>;
         replace_directory(&self, synced: &SyncedDirectory) -> Result<(), StateError>;
         audit_head(&self) -> Result<audit::Head, StateError>;

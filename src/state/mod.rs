@@ -23,7 +23,8 @@ pub use outbox::{
 };
 pub use postgres::{PgStore, shown_url};
 pub use records::{
-    Applied, AppliedToken, AppliedWebhook, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite, Writes,
+    Applied, AppliedToken, AppliedWebhook, Digests, SealedSecret, SyncedDirectory, TokenFacts, TokenWrite,
+    Writes,
 };
 pub use sled_store::SledStore;
 

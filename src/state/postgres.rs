@@ -22,7 +22,7 @@ use sqlx::{Postgres, Transaction};
 use super::audit::{self, AuditEntry, Draft};
 use super::outbox::{AlertRecord, AlertStatus, DEDUP_WINDOW_MS, Enqueued, Health, NewAlert};
 use super::pg_intake;
-use super::{Applied, AppliedWebhook, Leases, StateError, SyncedDirectory, TokenWrite, Writes};
+use super::{Applied, AppliedWebhook, Digests, Leases, StateError, SyncedDirectory, TokenWrite, Writes};
 use crate::routes::Routing;
 
 /// The key of the advisory lock that serializes applies.
@@ -246,6 +246,21 @@ fn millis(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
+/// The serial, read under the lock that applies take: it cannot move until `tx` ends.
+async fn locked_serial(tx: &mut Transaction<'_, Postgres>) -> Result<u64, sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(APPLY_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(
+        sqlx::query_scalar::<_, String>("select value from meta where key = 'serial'")
+            .fetch_optional(&mut **tx)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
 async fn put_meta(tx: &mut Transaction<'_, Postgres>, key: &str, value: &str) -> Result<(), sqlx::Error> {
     sqlx::query("insert into meta (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value")
         .bind(key)
@@ -406,15 +421,7 @@ impl super::Backend for PgStore {
         let draft = draft.clone();
         let outcome = self.wait(async move {
             let mut tx = pool.begin().await?;
-            sqlx::query("select pg_advisory_xact_lock($1)")
-                .bind(APPLY_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            let actual: u64 = sqlx::query_scalar::<_, String>("select value from meta where key = 'serial'")
-                .fetch_optional(&mut *tx)
-                .await?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let actual = locked_serial(&mut tx).await?;
             if actual != expected_serial {
                 return Ok(Err(actual));
             }
@@ -468,6 +475,51 @@ impl super::Backend for PgStore {
         outcome.map_err(|actual| StateError::Stale {
             expected: expected_serial,
             actual,
+        })
+    }
+
+    fn record_digests(&self, digests: &Digests) -> Result<bool, StateError> {
+        if digests.is_empty() {
+            return Ok(false);
+        }
+        let pool = self.pool.clone();
+        let digests = digests.clone();
+        self.wait(async move {
+            let mut tx = pool.begin().await?;
+            if locked_serial(&mut tx).await? != digests.serial {
+                return Ok(false);
+            }
+            let ids: Vec<&str> = digests.webhooks.iter().map(|(id, ..)| id.as_str()).collect();
+            let stored: BTreeMap<String, String> =
+                sqlx::query_as::<_, (String, String)>("select id, record from webhooks where id = any($1)")
+                    .bind(&ids)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let (ids, records): (Vec<&str>, Vec<String>) = digests
+                .webhooks
+                .iter()
+                .filter_map(|(id, fingerprint, digest)| {
+                    let record = Digests::webhook_record(stored.get(id)?.as_bytes(), fingerprint, digest)?;
+                    Some((id.as_str(), String::from_utf8(record).expect("JSON is UTF-8")))
+                })
+                .unzip();
+            sqlx::query(
+                "update webhooks set record = u.record from unnest($1::text[], $2::text[]) as u(id, record) where webhooks.id = u.id",
+            )
+            .bind(&ids)
+            .bind(&records)
+            .execute(&mut *tx)
+            .await?;
+            let token = sqlx::query_scalar::<_, String>("select value from meta where key = 'bot_token'")
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(record) = token.and_then(|t| digests.token_record(t.as_bytes())) {
+                put_meta(&mut tx, "bot_token", &String::from_utf8(record).expect("JSON is UTF-8")).await?;
+            }
+            tx.commit().await?;
+            Ok(true)
         })
     }
 

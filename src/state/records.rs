@@ -73,6 +73,54 @@ pub struct SealedSecret {
     pub fingerprint: String,
     /// For display: a redacted URL, or `xoxb-****` for a token.
     pub redacted: String,
+    /// `sha256:<hex>` of the ciphertext the desired-state file held when this secret was
+    /// applied: while the file holds the very same bytes, its plaintext is this one and
+    /// need not be decrypted. Absent in a state written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ciphertext_digest: Option<String>,
+}
+
+/// The digests of the file's ciphertexts whose plaintexts are the applied ones, for the
+/// secrets whose recorded digest differs (a value re-encrypted by `updatekeys`, a state
+/// written before digests were recorded): stored without changing the applied state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digests {
+    /// The serial of the applied state the plaintexts were compared with.
+    pub serial: u64,
+    /// Webhook id, the fingerprint it was compared with, and the file's ciphertext digest.
+    pub webhooks: Vec<(String, String, String)>,
+    /// The bot token's fingerprint and ciphertext digest.
+    pub token: Option<(String, String)>,
+}
+
+impl Digests {
+    pub fn is_empty(&self) -> bool {
+        self.webhooks.is_empty() && self.token.is_none()
+    }
+
+    /// `record`, a stored webhook's JSON, with `digest` recorded, when its URL still has
+    /// `fingerprint`; `None` leaves it as it is.
+    pub fn webhook_record(record: &[u8], fingerprint: &str, digest: &str) -> Option<Vec<u8>> {
+        let mut webhook: AppliedWebhook = serde_json::from_slice(record).ok()?;
+        webhook.url.record_digest(fingerprint, digest)?;
+        Some(serde_json::to_vec(&webhook).expect("a record serializes"))
+    }
+
+    /// The same for the bot token's record.
+    pub fn token_record(&self, record: &[u8]) -> Option<Vec<u8>> {
+        let (fingerprint, digest) = self.token.as_ref()?;
+        let mut token: AppliedToken = serde_json::from_slice(record).ok()?;
+        token.secret.record_digest(fingerprint, digest)?;
+        Some(serde_json::to_vec(&token).expect("a record serializes"))
+    }
+}
+
+impl SealedSecret {
+    /// Records `digest` as the file's ciphertext of this secret, if its plaintext has
+    /// `fingerprint`.
+    fn record_digest(&mut self, fingerprint: &str, digest: &str) -> Option<()> {
+        (self.fingerprint == fingerprint).then(|| self.ciphertext_digest = Some(digest.to_owned()))
+    }
 }
 
 /// What one apply writes. Computed by `apply`, stored in one transaction by `state`.
@@ -92,7 +140,7 @@ pub struct Writes {
 pub enum TokenWrite {
     #[default]
     Keep,
-    Put(AppliedToken),
+    Put(Box<AppliedToken>),
     Delete,
 }
 
@@ -120,7 +168,7 @@ impl Applied {
         }
         let token = match &writes.token {
             TokenWrite::Keep => self.token.clone(),
-            TokenWrite::Put(token) => Some(token.clone()),
+            TokenWrite::Put(token) => Some((**token).clone()),
             TokenWrite::Delete => None,
         };
         Applied {

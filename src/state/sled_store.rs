@@ -15,7 +15,9 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::audit::{self, AuditEntry, Draft};
-use super::{Applied, AppliedWebhook, SCHEMA_VERSION, StateError, SyncedDirectory, TokenWrite, Writes};
+use super::{
+    Applied, AppliedWebhook, Digests, SCHEMA_VERSION, StateError, SyncedDirectory, TokenWrite, Writes,
+};
 use crate::routes::Routing;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -224,6 +226,42 @@ impl SledStore {
         };
         self.db.flush().map_err(|e| self.io("flush", e))?;
         Ok(serial)
+    }
+
+    /// Records `digests` if the serial is still theirs; see [`super::Backend::record_digests`].
+    pub fn record_digests(&self, digests: &Digests) -> Result<bool, StateError> {
+        if digests.is_empty() {
+            return Ok(false);
+        }
+        let result = (&self.meta, &self.webhooks).transaction(|(meta, webhooks)| {
+            let abort = |e: StateError| ConflictableTransactionError::Abort(e);
+            let actual = match meta.get(SERIAL_KEY)? {
+                Some(bytes) => self.decode_u64(&bytes, "the serial").map_err(abort)?,
+                None => 0,
+            };
+            if actual != digests.serial {
+                return Ok(false);
+            }
+            for (id, fingerprint, digest) in &digests.webhooks {
+                let updated = webhooks
+                    .get(id.as_bytes())?
+                    .and_then(|record| Digests::webhook_record(&record, fingerprint, digest));
+                if let Some(record) = updated {
+                    webhooks.insert(id.as_bytes(), record)?;
+                }
+            }
+            if let Some(record) = meta.get(TOKEN_KEY)?.and_then(|r| digests.token_record(&r)) {
+                meta.insert(TOKEN_KEY, record)?;
+            }
+            Ok(true)
+        });
+        let stored = match result {
+            Ok(stored) => stored,
+            Err(TransactionError::Abort(error)) => return Err(error),
+            Err(TransactionError::Storage(error)) => return Err(self.io("write", error)),
+        };
+        self.db.flush().map_err(|e| self.io("flush", e))?;
+        Ok(stored)
     }
 
     /// The directory as last synced, if ever.

@@ -161,3 +161,104 @@ fn a_webhook_is_leased_to_one_holder_until_its_lease_expires_or_is_released() {
         assert_eq!(a.taken, set(&["ops", "dev"]));
     }
 }
+
+fn webhook(id: &str, fingerprint: &str) -> AppliedWebhook {
+    AppliedWebhook {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        channel: None,
+        mentions: Vec::new(),
+        url: SealedSecret {
+            armored: "(ciphertext)".to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            redacted: "https://hooks.slack.com/services/T0FAKE/B0FAKE/****FAKE".to_owned(),
+            ciphertext_digest: None,
+        },
+        team: "T0FAKE".to_owned(),
+        created_at: 1,
+        updated_at: 1,
+        rotated_at: None,
+    }
+}
+
+#[test]
+fn ciphertext_digests_are_recorded_only_against_the_serial_and_plaintext_compared() {
+    for (_dir, store) in stores() {
+        let writes = Writes {
+            put: vec![webhook("ops", "sha256:ops"), webhook("gov", "sha256:gov")],
+            token: TokenWrite::Put(Box::new(AppliedToken {
+                secret: SealedSecret {
+                    armored: "(ciphertext)".to_owned(),
+                    fingerprint: "sha256:token".to_owned(),
+                    redacted: "xoxb-****".to_owned(),
+                    ciphertext_digest: None,
+                },
+                set_at: 1,
+                rotated_at: None,
+                facts: None,
+            })),
+            ..Writes::default()
+        };
+        let serial = store.commit(0, &writes, &draft("ops")).expect("commits");
+        let digests = |serial| Digests {
+            serial,
+            webhooks: vec![
+                (
+                    "ops".to_owned(),
+                    "sha256:ops".to_owned(),
+                    "sha256:file-ops".to_owned(),
+                ),
+                // Compared with another plaintext than the applied one: not recorded.
+                (
+                    "gov".to_owned(),
+                    "sha256:other".to_owned(),
+                    "sha256:file-gov".to_owned(),
+                ),
+                (
+                    "gone".to_owned(),
+                    "sha256:gone".to_owned(),
+                    "sha256:file-gone".to_owned(),
+                ),
+            ],
+            token: Some(("sha256:token".to_owned(), "sha256:file-token".to_owned())),
+        };
+        assert!(
+            !store.record_digests(&digests(serial + 1)).expect("writes"),
+            "{store:?}"
+        );
+        let before = store.applied().expect("reads");
+        assert!(before.webhooks.iter().all(|w| w.url.ciphertext_digest.is_none()));
+
+        assert!(
+            store.record_digests(&digests(serial)).expect("writes"),
+            "{store:?}"
+        );
+        let after = store.applied().expect("reads");
+        assert_eq!(after.serial, serial, "the serial stays");
+        assert_eq!(store.history().expect("reads").len(), 1, "no audit entry");
+        let recorded: Vec<_> = after
+            .webhooks
+            .iter()
+            .map(|w| (w.id.as_str(), w.url.ciphertext_digest.as_deref()))
+            .collect();
+        assert_eq!(
+            recorded,
+            [("gov", None), ("ops", Some("sha256:file-ops"))],
+            "{store:?}"
+        );
+        let token = after.token.expect("a token").secret.ciphertext_digest;
+        assert_eq!(token.as_deref(), Some("sha256:file-token"));
+    }
+}
+
+#[test]
+fn a_record_written_before_digests_were_kept_reads_without_one() {
+    let record = r#"{"id":"ops","name":"Ops","channel":null,"mentions":[],"url":{"armored":"(ciphertext)","fingerprint":"sha256:ops","redacted":"https://hooks.slack.com/services/T0FAKE/B0FAKE/****FAKE"},"team":"T0FAKE","created_at":1,"updated_at":1,"rotated_at":null}"#;
+    let webhook: AppliedWebhook = serde_json::from_str(record).expect("an old record reads");
+    assert_eq!(webhook.url.ciphertext_digest, None);
+    assert_eq!(
+        serde_json::to_string(&webhook).expect("writes"),
+        record,
+        "and is written back as it was"
+    );
+}

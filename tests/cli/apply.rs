@@ -635,3 +635,122 @@ fn without_user_or_logname_the_history_names_the_uid_s_user() {
     assert!(actor.starts_with(&format!("{name}@")), "{actor}");
     assert!(!actor.starts_with("unknown@"), "{actor}");
 }
+
+/// Writes `stranger.txt`, an age identity that opens none of the test's secrets.
+fn a_stranger_key(test: &Test) {
+    use secrecy::ExposeSecret;
+    let key = age::x25519::Identity::generate().to_string();
+    test.write("stranger.txt", &format!("{}\n", key.expose_secret()));
+}
+
+/// Replaces, in `hookwarden.yaml`, the ciphertext of the secret on the line that starts
+/// with `key` after `after` with a fresh ciphertext of `plaintext`; the rest stays
+/// byte for byte.
+fn reseal(test: &Test, after: &str, key: &str, plaintext: &str) {
+    let text = std::fs::read_to_string(test.path("hookwarden.yaml")).expect("the file");
+    let from = text.find(after).expect("the entry");
+    let start = from + text[from..].find(key).expect("the key");
+    let end = start + text[start..].find('\n').expect("the line's end");
+    let line = format!("{key} {}", test.sealed(plaintext));
+    test.write(
+        "hookwarden.yaml",
+        &format!("{}{line}{}", &text[..start], &text[end..]),
+    );
+}
+
+/// Which secrets a run failed to decrypt, by field.
+fn undecrypted(run: &Run) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter_map(|l| l.split("cannot decrypt `").nth(1))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_plan_decrypts_only_the_values_that_changed() {
+    let test = two_webhooks();
+    a_stranger_key(&test);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    // Nothing changed, so nothing is decrypted: a key that opens nothing plans as well.
+    let stranger = ["--identity", "stranger.txt", "plan", "--detailed-exitcode"];
+    test.exec(&stranger).code(0);
+
+    // One URL changed: it alone is decrypted, and the plan rotates it.
+    reseal(&test, "id: ops", "    url:", URL_OPS_2);
+    let refused = test.exec(&stranger);
+    refused.code(1);
+    assert_eq!(undecrypted(&refused), ["webhooks[0].url"], "{}", refused.stderr);
+    let plan = test.exec(&["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.code(0).stdout).expect("JSON");
+    assert_eq!(plan["changes"].as_array().map(Vec::len), Some(1), "{plan}");
+    assert_eq!(plan["changes"][0]["action"], "rotate");
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    test.exec(&stranger).code(0);
+
+    // Re-encrypted, unchanged: decrypted and compared, no change; once an apply has
+    // seen it, it is known again.
+    reseal(&test, "id: gov", "    url:", URL_GOV);
+    reseal(&test, "slack:", "  bot_token:", TOKEN);
+    let refused = test.exec(&stranger);
+    refused.code(1);
+    assert_eq!(
+        undecrypted(&refused),
+        ["slack.bot_token", "webhooks[1].url"],
+        "{}",
+        refused.stderr
+    );
+    test.exec(&["plan", "--detailed-exitcode"]).code(0);
+    test.exec(&stranger).code(1);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    test.exec(&stranger).code(0);
+}
+
+#[test]
+fn a_state_written_before_ciphertext_digests_plans_as_before_and_learns_them() {
+    let test = two_webhooks();
+    a_stranger_key(&test);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    // The records as a state written before the digests holds them.
+    {
+        let db = sled::open(test.path(".hookwarden/db")).expect("state opens");
+        let forget = |tree: &sled::Tree, key: &[u8], secret: &str| {
+            let mut record: serde_json::Value =
+                serde_json::from_slice(&tree.get(key).expect("reads").expect("a record")).expect("JSON");
+            let removed = record[secret]
+                .as_object_mut()
+                .and_then(|s| s.remove("ciphertext_digest"));
+            assert!(removed.is_some(), "the apply recorded a digest: {record}");
+            tree.insert(key, serde_json::to_vec(&record).expect("JSON"))
+                .expect("writes");
+        };
+        let webhooks = db.open_tree("webhooks").expect("tree");
+        for key in ["ops", "gov"] {
+            forget(&webhooks, key.as_bytes(), "url");
+        }
+        forget(&db.open_tree("meta").expect("tree"), b"bot_token", "secret");
+        db.flush().expect("flush");
+    }
+    let stranger = ["--identity", "stranger.txt", "plan", "--detailed-exitcode"];
+    let refused = test.exec(&stranger);
+    refused.code(1);
+    assert_eq!(
+        undecrypted(&refused),
+        ["slack.bot_token", "webhooks[0].url", "webhooks[1].url"],
+        "every value is decrypted: {}",
+        refused.stderr
+    );
+    test.exec(&["plan", "--detailed-exitcode"]).code(0).no_secrets();
+    // An apply with nothing to change records them, and changes nothing else.
+    let serial = |test: &Test| {
+        let status = test.exec(&["status", "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&status.stdout).expect("JSON")["state_serial"]
+            .as_u64()
+            .expect("a serial")
+    };
+    let before = serial(&test);
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    assert_eq!(serial(&test), before);
+    test.exec(&stranger).code(0);
+}
