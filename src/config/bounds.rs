@@ -3,7 +3,10 @@
 //! size or shape, a file costs a bounded time and memory to refuse, in the CLI, the
 //! daemon's watcher and the files sent to the daemon alike.
 //!
-//! The check is one pass of saphyr's event parser, which builds nothing: it counts.
+//! The counts are kept during the one read of the file ([`super::tree`]), event by event,
+//! before any node is built from the event that crosses a limit. A file with aliases is
+//! counted whole first ([`check`]), so that no alias is expanded before the expansion
+//! of every one is known to be within the limits.
 
 use std::collections::HashMap;
 
@@ -41,59 +44,75 @@ pub fn text(bytes: Vec<u8>) -> Result<String, Problem> {
     })
 }
 
-/// Size, depth and alias expansion of `text`, and its YAML syntax: a broken file goes
-/// no further, since what follows could cost more on it.
+/// Depth, alias expansion and syntax of `text`, counted without building anything.
 pub fn check(text: &str) -> Result<(), Problem> {
     check_size(text)?;
-    let mut depth = 0usize;
-    let mut nodes = 0u64;
-    let mut bytes = 0u64;
-    // Open collections: their anchor, and the node and byte counts when they started.
-    let mut open: Vec<(usize, u64, u64)> = Vec::new();
-    // Each anchor's size, expanded: nodes and bytes.
-    let mut sizes: HashMap<usize, (u64, u64)> = HashMap::new();
+    let mut limits = Limits::default();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| syntax(&error))?;
         let at = Position {
             line: span.start.line(),
             column: span.start.col() + 1,
         };
+        limits.event(&event, at)?;
+    }
+    Ok(())
+}
+
+/// Depth and alias expansion, counted event by event as the file is read
+/// ([`super::tree::read`]): a file beyond them goes no further, since what follows
+/// could cost more on it.
+#[derive(Debug, Default)]
+pub struct Limits {
+    depth: usize,
+    nodes: u64,
+    bytes: u64,
+    /// Open collections: their anchor, and the node and byte counts when they started.
+    open: Vec<(usize, u64, u64)>,
+    /// Each anchor's size, expanded: nodes and bytes.
+    sizes: HashMap<usize, (u64, u64)>,
+}
+
+impl Limits {
+    /// Counts `event`, which starts `at`; fails where the file crosses a limit.
+    pub fn event(&mut self, event: &Event<'_>, at: Position) -> Result<(), Problem> {
         match event {
             Event::Scalar(value, _, anchor, _) => {
-                nodes += 1;
-                bytes += value.len() as u64;
-                if anchor > 0 {
-                    sizes.insert(anchor, (1, value.len() as u64));
+                self.nodes += 1;
+                self.bytes += value.len() as u64;
+                if *anchor > 0 {
+                    self.sizes.insert(*anchor, (1, value.len() as u64));
                 }
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                open.push((anchor, nodes, bytes));
-                nodes += 1;
-                depth += 1;
-                if depth > MAX_DEPTH {
+                self.open.push((*anchor, self.nodes, self.bytes));
+                self.nodes += 1;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
                     return Err(too_deep(at));
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, start, start_bytes)) = open.pop()
+                if let Some((anchor, start, start_bytes)) = self.open.pop()
                     && anchor > 0
                 {
-                    sizes.insert(anchor, (nodes - start, bytes - start_bytes));
+                    self.sizes
+                        .insert(anchor, (self.nodes - start, self.bytes - start_bytes));
                 }
-                depth = depth.saturating_sub(1);
+                self.depth = self.depth.saturating_sub(1);
             }
             Event::Alias(anchor) => {
-                let (n, b) = sizes.get(&anchor).copied().unwrap_or((1, 0));
-                nodes += n;
-                bytes += b;
+                let (n, b) = self.sizes.get(anchor).copied().unwrap_or((1, 0));
+                self.nodes += n;
+                self.bytes += b;
             }
             _ => {}
         }
-        if nodes > MAX_NODES || bytes > MAX_EXPANDED_BYTES {
+        if self.nodes > MAX_NODES || self.bytes > MAX_EXPANDED_BYTES {
             return Err(too_many_nodes(at));
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Whether `text` is within [`MAX_FILE_BYTES`].
@@ -109,7 +128,8 @@ pub fn check_len(len: usize) -> Result<(), Problem> {
     Ok(())
 }
 
-fn syntax(error: &ScanError) -> Problem {
+/// A syntax error of saphyr's parser as a problem at its position.
+pub fn syntax(error: &ScanError) -> Problem {
     let at = Position {
         line: error.marker().line(),
         column: error.marker().col() + 1,
@@ -158,6 +178,14 @@ fn too_many_nodes(at: Position) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both ways the limits are checked: alone, and as the file is read.
+    fn check(text: &str) -> Result<(), Problem> {
+        let alone = super::check(text);
+        let read = super::super::tree::read(text).map(drop);
+        assert_eq!(alone, read, "{text:?}");
+        alone
+    }
 
     #[test]
     fn an_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit() {

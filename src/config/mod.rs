@@ -13,6 +13,7 @@ pub mod raw;
 mod rewrite;
 mod routing;
 mod shape;
+mod tree;
 mod validate;
 pub mod values;
 
@@ -270,11 +271,11 @@ pub fn parse_open(
     keyring: &Keyring,
     known: &Known<'_>,
 ) -> Result<(Config, Desired), Report> {
-    bounds::check(text).map_err(|problem| Report {
+    bounds::check_size(text).map_err(|problem| Report {
         file: file.to_owned(),
         problems: vec![problem],
     })?;
-    if text.len() < PARALLEL_PARSE_FROM {
+    if text.len() < PARALLEL_FROM {
         let config = parse(file, text)?;
         let desired = open(&config, keyring, known)?;
         return Ok((config, desired));
@@ -312,8 +313,9 @@ pub fn recipients(path: &Path) -> Result<Vec<String>, ConfigError> {
     parse::recipients(&path.display().to_string(), &text).map_err(ConfigError::Invalid)
 }
 
-/// The file size from which the two YAML parsers run in parallel (about 30 webhooks).
-const PARALLEL_PARSE_FROM: usize = 32 * 1024;
+/// The file size from which decryption starts while the file is checked (about 30
+/// webhooks).
+const PARALLEL_FROM: usize = 32 * 1024;
 
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
@@ -321,24 +323,14 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
         file: file.to_owned(),
         problems,
     };
-    bounds::check(text).map_err(|problem| report(vec![problem]))?;
-    // Two parsers read the file: saphyr for positions, serde_yaml for values. A large
-    // file has them run side by side.
-    let (positions, document) = if text.len() < PARALLEL_PARSE_FROM {
-        (positions::Positions::index(text), parse::document(text))
-    } else {
-        std::thread::scope(|scope| {
-            let document = scope.spawn(|| parse::document(text));
-            let positions = positions::Positions::index(text);
-            (
-                positions,
-                document.join().expect("the YAML parser does not panic"),
-            )
-        })
+    // One read of the YAML: its limits, its values and where each starts.
+    let read = tree::read(text).map_err(|problem| report(vec![problem]))?;
+    let document = match read.document {
+        Some(document) => Ok(document),
+        None => parse::document(text),
     };
-    let positions = positions.map_err(|problem| report(vec![problem]))?;
-    let (parsed, mut problems) = parse::parse(document, &positions);
-    let config = validate::validate(file, text, parsed, &positions, &mut problems);
+    let (parsed, mut problems) = parse::parse(document, &read.positions);
+    let config = validate::validate(file, text, parsed, &read.positions, &mut problems);
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {
         Some(mut config) if problems.is_empty() => {

@@ -87,7 +87,7 @@ fn rules_checked_without_a_key() {
         ("a private key as a recipient", "version: 1\nrecipients: [AGE-SECRET-KEY-1FAKEFAKE]\n".into(), vec![("invalid-recipient", 2, 14, "a private key or secret (never list one as a recipient; list its public key, as `age-keygen -y` prints it) is not an age recipient")]),
         ("merge keys", "version: 1\n<<: {webhooks: []}\n".into(), vec![("unknown-key", 2, 1, "YAML merge keys (`<<`) are not supported at the top level")]),
         ("unknown key, top level", "version: 1\nwebhook: []\n".into(), vec![("unknown-key", 2, 1, "unknown key `webhook` at the top level")]),
-        ("more than one document", "|\n|\n|\n|\n-".into(), vec![("yaml-syntax", 1, 1, "invalid YAML: deserializing from YAML containing more than one document is not supported")]),
+        ("block scalars at the top", "|\n|\n|\n|\n-".into(), vec![("invalid-type", 2, 1, "the file must be a mapping of keys to values")]),
         ("unknown key holding a token", "version: 1\ns xoxb-0000-FAKEsecret: 1\n".into(), vec![("unknown-key", 2, 1, "unknown key (a value that looks like a secret) at the top level")]),
         ("unknown key, webhook", format!("version: 1\nwebhooks:\n  - name: Ops\n    chanel: x\n    url: {ok}\n"), vec![("unknown-key", 4, 5, "unknown key `chanel` in `webhooks[0]`")]),
         ("unknown key, secret", "version: 1\nslack:\n  bot_token: {age: x, agee: y}\n".into(), vec![("malformed-ciphertext", 3, 15, "`slack.bot_token.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"), ("unknown-key", 3, 23, "unknown key `agee` in `slack.bot_token`")]),

@@ -1,0 +1,541 @@
+//! The one read of the file's YAML: a single pass of saphyr's event parser checks the
+//! limits ([`bounds`]), builds the document as serde_yaml's `Value` and indexes where
+//! every node starts ([`Positions`]).
+//!
+//! Plain scalars are resolved as serde_yaml resolves them (YAML 1.2's core schema:
+//! `null` and `~`, `true`/`false` in three spellings, integers in four bases, floats), so
+//! the raw types read the same values as they would from serde_yaml. A document with a
+//! tag (`!!str 1`) is left to serde_yaml, which knows what each tag means; its
+//! positions still come from here.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+use serde_yaml::{Mapping, Value};
+
+use super::bounds::{self, Limits};
+use super::positions::Positions;
+use super::problem::{Position, Problem};
+use super::shape::key_text;
+use crate::secrets::looks_secret;
+
+/// What one read of a file gives.
+#[derive(Debug)]
+pub struct Read {
+    pub positions: Positions,
+    /// The document; `None` when it holds a tag, for serde_yaml to read.
+    pub document: Option<Value>,
+}
+
+/// Reads `text`: its limits, its values and their positions, or the first problem
+/// that stops the read (syntax, limits, a second document, a duplicate key).
+pub fn read(text: &str) -> Result<Read, Problem> {
+    // Expanding an alias costs its anchor's size: where there may be one, the whole
+    // file is counted before anything is built.
+    if text.contains('*') {
+        bounds::check(text)?;
+    } else {
+        bounds::check_size(text)?;
+    }
+    let mut builder = Builder::default();
+    let mut limits = Limits::default();
+    let mut documents = 0;
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|error| bounds::syntax(&error))?;
+        let at = Position {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        };
+        limits.event(&event, at)?;
+        match event {
+            Event::DocumentStart(_) => documents += 1,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_)
+                if documents > 1 =>
+            {
+                return Err(
+                    Problem::new("yaml-syntax", at, "the file holds more than one YAML document")
+                        .help("keep one document per file: remove the `---` separator and what follows"),
+                );
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                builder.tagged |= tag.is_some();
+                let value = if style == ScalarStyle::Plain {
+                    resolve(&value).ok_or_else(|| out_of_range(at))?
+                } else {
+                    Value::String(value.into_owned())
+                };
+                let node = builder.open(at, anchor);
+                builder.close(&node, value)?;
+            }
+            Event::SequenceStart(anchor, tag) => {
+                builder.tagged |= tag.is_some();
+                builder.start(at, anchor, Children::Sequence(Vec::new()));
+            }
+            Event::MappingStart(anchor, tag) => {
+                builder.tagged |= tag.is_some();
+                builder.start(at, anchor, Children::Mapping(Mapping::new(), None));
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let mut node = builder.stack.pop().expect("the parser balances collections");
+                let value = match node.children.take() {
+                    Some(Children::Sequence(items)) => Value::Sequence(items),
+                    Some(Children::Mapping(mapping, _)) => Value::Mapping(mapping),
+                    None => unreachable!("a collection node has children"),
+                };
+                builder.close(&node, value)?;
+            }
+            Event::Alias(anchor) => builder.alias(at, anchor)?,
+            _ => {}
+        }
+    }
+    let document = (!builder.tagged).then(|| builder.root.unwrap_or(Value::Null));
+    Ok(Read {
+        positions: builder.positions,
+        document,
+    })
+}
+
+/// A node being read: where it goes, and its children so far for a collection.
+struct Open {
+    /// Its path (`webhooks[2].url`); `None` inside a mapping's key, which is not indexed.
+    path: Option<String>,
+    /// Where its key starts, for a mapping's value.
+    key: Option<Position>,
+    at: Position,
+    anchor: usize,
+    /// How many positions were indexed when it started: those after are its own.
+    indexed_from: usize,
+    children: Option<Children>,
+}
+
+enum Children {
+    Sequence(Vec<Value>),
+    /// The entries so far, and the key read whose value comes next, with its position.
+    Mapping(Mapping, Option<(Value, Position)>),
+}
+
+/// An anchored node: its value and its positions, by path below it.
+struct Anchored {
+    value: Value,
+    positions: Vec<(String, Option<Position>, Position)>,
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    root: Option<Value>,
+    positions: Positions,
+    /// Every position indexed, in order: (path, key, value).
+    indexed: Vec<(String, Option<Position>, Position)>,
+    anchors: HashMap<usize, Anchored>,
+    tagged: bool,
+}
+
+impl Builder {
+    /// A node starting `at`, placed by its parent.
+    fn open(&self, at: Position, anchor: usize) -> Open {
+        let (path, key) = match self.stack.last() {
+            None => (Some(String::new()), None),
+            Some(parent) => match (&parent.path, &parent.children) {
+                (Some(path), Some(Children::Sequence(items))) => {
+                    (Some(format!("{path}[{}]", items.len())), None)
+                }
+                (Some(path), Some(Children::Mapping(_, Some((key, key_at))))) => {
+                    (Some(child(path, &key_text(key))), Some(*key_at))
+                }
+                // Inside a mapping's key, or the key itself.
+                _ => (None, None),
+            },
+        };
+        Open {
+            path,
+            key,
+            at,
+            anchor,
+            indexed_from: self.indexed.len(),
+            children: None,
+        }
+    }
+
+    /// A collection starting `at`.
+    fn start(&mut self, at: Position, anchor: usize, children: Children) {
+        let mut node = self.open(at, anchor);
+        node.children = Some(children);
+        self.stack.push(node);
+    }
+
+    /// `node`, read whole as `value`: indexed, kept if anchored, and given to its parent.
+    fn close(&mut self, node: &Open, value: Value) -> Result<(), Problem> {
+        if let Some(path) = &node.path {
+            self.index(path.clone(), node.key, node.at);
+            if node.anchor > 0 {
+                let positions = self.indexed[node.indexed_from..]
+                    .iter()
+                    .map(|(p, k, v)| (p[path.len()..].to_owned(), *k, *v))
+                    .collect();
+                self.anchors.insert(
+                    node.anchor,
+                    Anchored {
+                        value: value.clone(),
+                        positions,
+                    },
+                );
+            }
+        } else if node.anchor > 0 {
+            self.anchors.insert(
+                node.anchor,
+                Anchored {
+                    value: value.clone(),
+                    positions: Vec::new(),
+                },
+            );
+        }
+        self.attach(value, node.at)
+    }
+
+    /// An alias `at`: the anchored value again, with the anchor's positions under the
+    /// alias's path (as if it were written out there).
+    fn alias(&mut self, at: Position, anchor: usize) -> Result<(), Problem> {
+        let node = self.open(at, 0);
+        let Some(anchored) = self.anchors.get(&anchor) else {
+            // saphyr refuses an unknown alias before it says so; in case it did not.
+            return Err(
+                Problem::new("yaml-syntax", at, "invalid YAML: an alias of an unknown anchor")
+                    .help("define the anchor (`&name`) before its alias (`*name`)"),
+            );
+        };
+        let value = anchored.value.clone();
+        if let Some(path) = &node.path {
+            let moved: Vec<_> = anchored
+                .positions
+                .iter()
+                .map(|(suffix, key, value)| {
+                    let key = if suffix.is_empty() { node.key } else { *key };
+                    (format!("{path}{suffix}"), key, *value)
+                })
+                .collect();
+            for (path, key, value) in moved {
+                self.index(path, key, value);
+            }
+        }
+        self.attach(value, at)
+    }
+
+    fn index(&mut self, path: String, key: Option<Position>, value: Position) {
+        self.positions.insert(path.clone(), key, value);
+        self.indexed.push((path, key, value));
+    }
+
+    /// Gives `value`, starting `at`, to the open collection, or makes it the root.
+    fn attach(&mut self, value: Value, at: Position) -> Result<(), Problem> {
+        let Some(parent) = self.stack.last_mut() else {
+            self.root = Some(value);
+            return Ok(());
+        };
+        match &mut parent.children {
+            Some(Children::Sequence(items)) => items.push(value),
+            Some(Children::Mapping(mapping, pending)) => match pending.take() {
+                None => *pending = Some((value, at)),
+                Some((key, key_at)) => {
+                    if mapping.contains_key(&key) {
+                        return Err(duplicate(&key, key_at));
+                    }
+                    mapping.insert(key, value);
+                }
+            },
+            None => unreachable!("only collections are open"),
+        }
+        Ok(())
+    }
+}
+
+fn child(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+fn duplicate(key: &Value, at: Position) -> Problem {
+    let which = match key {
+        Value::String(s) if looks_secret(s) => "with a key that looks like a secret".to_owned(),
+        Value::String(s) => format!("with key {s:?}"),
+        Value::Null => "with null key".to_owned(),
+        Value::Bool(b) => format!("with key `{b}`"),
+        Value::Number(n) => format!("with key {n}"),
+        _ => "in YAML map".to_owned(),
+    };
+    Problem::new(
+        "yaml-syntax",
+        at,
+        format!("invalid YAML: duplicate entry {which}"),
+    )
+    .help("a key appears once in each mapping: remove or rename one of the two")
+}
+
+fn out_of_range(at: Position) -> Problem {
+    Problem::new(
+        "yaml-syntax",
+        at,
+        "invalid YAML: an integer out of range (more than 64 bits)",
+    )
+    .help("write a smaller number, or quote it to make it a string")
+}
+
+/// A plain scalar's value, as serde_yaml resolves it; `None` for an integer wider than
+/// 64 bits, which serde_yaml refuses.
+fn resolve(scalar: &str) -> Option<Value> {
+    match scalar {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    // Most scalars are words: nothing below reads a scalar that starts with a letter
+    // as anything but a string (`inf` and `nan` are not floats in YAML).
+    if scalar.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        return Some(Value::String(scalar.to_owned()));
+    }
+    if let Some(int) = unsigned(scalar, u64::from_str_radix) {
+        return Some(Value::Number(int.into()));
+    }
+    if let Some(int) = negative(scalar, i64::from_str_radix) {
+        return Some(Value::Number(int.into()));
+    }
+    if unsigned(scalar, u128::from_str_radix).is_some() || negative(scalar, i128::from_str_radix).is_some() {
+        return None;
+    }
+    if !digits_but_not_number(scalar)
+        && let Some(float) = float(scalar)
+    {
+        return Some(Value::Number(float.into()));
+    }
+    Some(Value::String(scalar.to_owned()))
+}
+
+type Radix<T> = fn(&str, u32) -> Result<T, std::num::ParseIntError>;
+
+/// `0x`, `0o`, `0b` or decimal, with an optional `+`.
+fn unsigned<T>(scalar: &str, parse: Radix<T>) -> Option<T> {
+    let unsigned = scalar.strip_prefix('+').unwrap_or(scalar);
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(rest) = unsigned.strip_prefix(prefix) {
+            if rest.starts_with(['+', '-']) {
+                return None;
+            }
+            if let Ok(int) = parse(rest, radix) {
+                return Some(int);
+            }
+        }
+    }
+    if unsigned.starts_with(['+', '-']) || digits_but_not_number(scalar) {
+        return None;
+    }
+    parse(unsigned, 10).ok()
+}
+
+/// `-0x`, `-0o`, `-0b` or decimal.
+fn negative<T>(scalar: &str, parse: Radix<T>) -> Option<T> {
+    for (prefix, radix) in [("-0x", 16), ("-0o", 8), ("-0b", 2)] {
+        if let Some(rest) = scalar.strip_prefix(prefix)
+            && let Ok(int) = parse(&format!("-{rest}"), radix)
+        {
+            return Some(int);
+        }
+    }
+    if digits_but_not_number(scalar) {
+        return None;
+    }
+    parse(scalar, 10).ok()
+}
+
+/// Leading zeros followed by digits: a string in YAML 1.2 (`0123`).
+fn digits_but_not_number(scalar: &str) -> bool {
+    let digits = scalar.strip_prefix(['-', '+']).unwrap_or(scalar);
+    digits.len() > 1 && digits.starts_with('0') && digits[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+fn float(scalar: &str) -> Option<f64> {
+    let unsigned = match scalar.strip_prefix('+') {
+        Some(rest) if rest.starts_with(['+', '-']) => return None,
+        Some(rest) => rest,
+        None => scalar,
+    };
+    match unsigned {
+        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
+        _ => {}
+    }
+    match scalar {
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    unsigned.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// serde_yaml's reading of `text`.
+    fn serde(text: &str) -> Result<Value, String> {
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn plain_scalars_resolve_as_serde_yaml_resolves_them() {
+        let scalars = [
+            "",
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "nULL",
+            "true",
+            "True",
+            "TRUE",
+            "tRUE",
+            "false",
+            "yes",
+            "no",
+            "on",
+            "off",
+            "y",
+            "n",
+            "1",
+            "+1",
+            "-1",
+            "0",
+            "-0",
+            "+0",
+            "00",
+            "0123",
+            "-0123",
+            "0x1f",
+            "0X1f",
+            "-0x1f",
+            "+0x1f",
+            "0x-1",
+            "0o17",
+            "-0o17",
+            "0o8",
+            "0b101",
+            "-0b101",
+            "0b2",
+            "1_000",
+            "1.5",
+            "-1.5",
+            "+1.5",
+            ".5",
+            "5.",
+            "1e3",
+            "1E3",
+            "-1e-3",
+            "1e400",
+            ".inf",
+            ".Inf",
+            "-.inf",
+            "+.inf",
+            ".nan",
+            "inf",
+            "nan",
+            "infinity",
+            "NaN",
+            "+",
+            "-",
+            "++1",
+            "+-1",
+            "--1",
+            "1.2.3",
+            "12:30",
+            "2026-12-04",
+            "0.",
+            "0.0",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "1 2",
+            "_x",
+            "é",
+            "#x",
+            "@x",
+            "x: y",
+            "%x",
+        ];
+        for scalar in scalars {
+            let text = format!("k: {scalar}\n");
+            let ours = read(&text)
+                .map(|r| r.document.expect("untagged"))
+                .map_err(|p| p.message);
+            let theirs = serde(&text);
+            match (&ours, &theirs) {
+                (Ok(ours), Ok(theirs)) => {
+                    // NaN is not equal to itself.
+                    let nan = |v: &Value| v["k"].as_f64().is_some_and(f64::is_nan);
+                    assert!(
+                        ours == theirs || (nan(ours) && nan(theirs)),
+                        "{scalar:?}: {ours:?} against {theirs:?}"
+                    );
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{scalar:?}: {ours:?} against {theirs:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn collections_aliases_and_quoting_read_as_serde_yaml_reads_them() {
+        let texts = [
+            "version: 1\nwebhooks:\n  - id: a\n    name: \"A\"\n    url:\n      age: |\n        x\n        y\n",
+            "a: &x [1, {b: 'c'}]\nd: *x\ne: {? [1, 2] : 3}\n",
+            "m: &m {x: 1}\nn:\n  <<: *m\n  y: 2\n",
+            "s: >\n  folded\n  text\n\nt: |-\n  kept\n",
+            "- 1\n- [2, 3]\n- k: v\n",
+            "",
+            "# only a comment\n",
+            "'1': one\n1: two\n",
+        ];
+        for text in texts {
+            let ours = read(text).expect("reads").document.expect("untagged");
+            assert_eq!(ours, serde(text).expect("serde_yaml reads it"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_tagged_document_is_left_to_serde_yaml() {
+        let read = read("k: !!str 1\n").expect("reads");
+        assert!(read.document.is_none());
+        assert_eq!(read.positions.value("k"), Position { line: 1, column: 4 });
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_where_the_second_is() {
+        let problem = read("a: 1\nb: 2\na: 3\n").expect_err("duplicate");
+        assert_eq!(
+            (problem.code, problem.at),
+            ("yaml-syntax", Position { line: 3, column: 1 })
+        );
+        assert_eq!(problem.message, "invalid YAML: duplicate entry with key \"a\"");
+        assert!(serde("a: 1\nb: 2\na: 3\n").is_err(), "as serde_yaml does");
+        let secret = read("xoxb-1-2: 1\nxoxb-1-2: 2\n").expect_err("duplicate");
+        assert!(!secret.message.contains("xoxb"), "{}", secret.message);
+    }
+
+    #[test]
+    fn an_alias_has_its_anchors_positions_under_its_own_path() {
+        let text = "m: &m\n  x: 1\nn: *m\n";
+        let positions = read(text).expect("reads").positions;
+        assert_eq!(positions.value("n.x"), Position { line: 2, column: 6 });
+        assert_eq!(positions.key("n"), Position { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn a_second_document_is_refused_at_its_start() {
+        let problem = read("version: 1\n---\nversion: 1\n").expect_err("two documents");
+        assert_eq!(
+            (problem.code, problem.at),
+            ("yaml-syntax", Position { line: 3, column: 1 })
+        );
+    }
+}
