@@ -275,12 +275,12 @@ pub fn parse_open(
         file: file.to_owned(),
         problems: vec![problem],
     })?;
+    let skip = known.digests();
     if text.len() < PARALLEL_FROM {
-        let config = parse(file, text)?;
+        let config = parse_known(file, text, &skip)?;
         let desired = open(&config, keyring, known)?;
         return Ok((config, desired));
     }
-    let skip = known.digests();
     let early = OnceLock::new();
     let config = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
@@ -288,7 +288,7 @@ pub fn parse_open(
                 .get_or_init(|| early::Early::scan(text, &skip))
                 .work(keyring);
         });
-        let config = parse(file, text);
+        let config = parse_known(file, text, &skip);
         // The scan has long finished; should it not have, the worker decrypts alone.
         if let Some(early) = early.get() {
             if config.is_err() {
@@ -319,22 +319,38 @@ const PARALLEL_FROM: usize = 32 * 1024;
 
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
+    parse_known(file, text, &HashSet::new())
+}
+
+/// [`parse`], passing over the armor checks of the ciphertexts whose digest is in
+/// `applied` (applied before, byte for byte).
+fn parse_known(file: &str, text: &str, applied: &HashSet<&str>) -> Result<Config, Report> {
     let report = |problems| Report {
         file: file.to_owned(),
         problems,
     };
-    // One read of the YAML: its limits, its values and where each starts.
-    let read = tree::read(text).map_err(|problem| report(vec![problem]))?;
+    // One read of the YAML: its limits, its values and where each starts; a large
+    // file's digest is taken meanwhile.
+    let (read, file_digest) = if text.len() < PARALLEL_FROM {
+        (tree::read(text), digest(text))
+    } else {
+        std::thread::scope(|scope| {
+            let file_digest = scope.spawn(|| digest(text));
+            let read = tree::read(text);
+            (read, file_digest.join().expect("hashing does not panic"))
+        })
+    };
+    let read = read.map_err(|problem| report(vec![problem]))?;
     let document = match read.document {
         Some(document) => Ok(document),
         None => parse::document(text),
     };
     let (parsed, mut problems) = parse::parse(document, &read.positions);
-    let config = validate::validate(file, text, parsed, &read.positions, &mut problems);
+    let config = validate::validate(file, text, parsed, &read.positions, applied, &mut problems);
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {
         Some(mut config) if problems.is_empty() => {
-            config.digest = digest(text);
+            config.digest = file_digest;
             text.clone_into(&mut config.text);
             Ok(config)
         }

@@ -125,15 +125,18 @@ struct Builder {
     stack: Vec<Open>,
     root: Option<Value>,
     positions: Positions,
-    /// Every position indexed, in order: (path, key, value).
+    /// The positions indexed inside the anchored nodes being read, in order: (path,
+    /// key, value); an alias of one gets them under its own path.
     indexed: Vec<(String, Option<Position>, Position)>,
+    /// How many anchored nodes are being read.
+    anchored: usize,
     anchors: HashMap<usize, Anchored>,
     tagged: bool,
 }
 
 impl Builder {
     /// A node starting `at`, placed by its parent.
-    fn open(&self, at: Position, anchor: usize) -> Open {
+    fn open(&mut self, at: Position, anchor: usize) -> Open {
         let (path, key) = match self.stack.last() {
             None => (Some(String::new()), None),
             Some(parent) => match (&parent.path, &parent.children) {
@@ -147,6 +150,7 @@ impl Builder {
                 _ => (None, None),
             },
         };
+        self.anchored += usize::from(anchor > 0);
         Open {
             path,
             key,
@@ -168,27 +172,26 @@ impl Builder {
     fn close(&mut self, node: &Open, value: Value) -> Result<(), Problem> {
         if let Some(path) = &node.path {
             self.index(path.clone(), node.key, node.at);
-            if node.anchor > 0 {
-                let positions = self.indexed[node.indexed_from..]
+        }
+        if node.anchor > 0 {
+            let positions = match &node.path {
+                Some(path) => self.indexed[node.indexed_from..]
                     .iter()
                     .map(|(p, k, v)| (p[path.len()..].to_owned(), *k, *v))
-                    .collect();
-                self.anchors.insert(
-                    node.anchor,
-                    Anchored {
-                        value: value.clone(),
-                        positions,
-                    },
-                );
-            }
-        } else if node.anchor > 0 {
+                    .collect(),
+                None => Vec::new(),
+            };
             self.anchors.insert(
                 node.anchor,
                 Anchored {
                     value: value.clone(),
-                    positions: Vec::new(),
+                    positions,
                 },
             );
+            self.anchored -= 1;
+            if self.anchored == 0 {
+                self.indexed.clear();
+            }
         }
         self.attach(value, node.at)
     }
@@ -222,8 +225,10 @@ impl Builder {
     }
 
     fn index(&mut self, path: String, key: Option<Position>, value: Position) {
-        self.positions.insert(path.clone(), key, value);
-        self.indexed.push((path, key, value));
+        if self.anchored > 0 {
+            self.indexed.push((path.clone(), key, value));
+        }
+        self.positions.insert(path, key, value);
     }
 
     /// Gives `value`, starting `at`, to the open collection, or makes it the root.
@@ -236,12 +241,14 @@ impl Builder {
             Some(Children::Sequence(items)) => items.push(value),
             Some(Children::Mapping(mapping, pending)) => match pending.take() {
                 None => *pending = Some((value, at)),
-                Some((key, key_at)) => {
-                    if mapping.contains_key(&key) {
-                        return Err(duplicate(&key, key_at));
+                Some((key, key_at)) => match mapping.entry(key) {
+                    serde_yaml::mapping::Entry::Occupied(entry) => {
+                        return Err(duplicate(entry.key(), key_at));
                     }
-                    mapping.insert(key, value);
-                }
+                    serde_yaml::mapping::Entry::Vacant(entry) => {
+                        entry.insert(value);
+                    }
+                },
             },
             None => unreachable!("only collections are open"),
         }
