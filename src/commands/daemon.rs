@@ -148,6 +148,9 @@ pub fn run(ctx: &mut Context<'_>, args: &DaemonArgs, runner: Runner) -> Result<E
         tokio::runtime::Builder::new_current_thread()
     }
     .enable_all()
+    // Blocking threads (a pass's parsing, the store's calls) end a second after their
+    // last work, instead of idling on for ten.
+    .thread_keep_alive(Duration::from_secs(1))
     .build()
     .expect("a tokio runtime starts");
     let out = &mut *ctx.out;

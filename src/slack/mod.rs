@@ -11,6 +11,7 @@ pub mod answer;
 mod sync;
 mod wire;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -116,7 +117,8 @@ pub enum Probe {
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    /// Built at the first request: a daemon that has nothing to send never sets up TLS.
+    http: Arc<OnceLock<reqwest::Client>>,
     endpoints: Endpoints,
     /// The longest total wait on 429s for one call before giving up.
     rate_limit_budget: Duration,
@@ -124,17 +126,22 @@ pub struct Client {
 
 impl Client {
     pub fn new(endpoints: Endpoints) -> Self {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("a client with rustls and timeouts builds");
         Client {
-            http,
+            http: Arc::default(),
             endpoints,
             rate_limit_budget: Duration::from_secs(120),
         }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("a client with rustls and timeouts builds")
+        })
     }
 
     /// Checks `token` with `auth.test` and that it has every [`REQUIRED_SCOPES`].
@@ -174,7 +181,7 @@ impl Client {
         let url = format!("{}/{method}", self.endpoints.api);
         let mut failures = 0;
         loop {
-            let request = self.http.post(&url).bearer_auth(token.expose()).form(query);
+            let request = self.http().post(&url).bearer_auth(token.expose()).form(query);
             let refusal = match request.send().await {
                 Ok(response) => match read_web_api(method, response).await? {
                     Ok(answer) => return Ok(answer),
@@ -223,7 +230,7 @@ impl Client {
 
     /// Posts `body` to a webhook once and classifies Slack's answer.
     pub async fn post_webhook(&self, url: &WebhookUrl, body: &serde_json::Value) -> Answer {
-        let request = self.http.post(self.endpoints.webhook(url)).json(body);
+        let request = self.http().post(self.endpoints.webhook(url)).json(body);
         match request.send().await {
             Ok(response) => {
                 let (status, headers) = (response.status(), response.headers().clone());
