@@ -85,7 +85,7 @@ impl Workdir {
     /// The hookwarden binary, with this directory's identity and state, talking to
     /// `slack` (the fake's origin) if given.
     pub fn hookwarden(&self, args: &[&str], slack: Option<&str>) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hookwarden"));
+        let mut command = Command::new(binary());
         command
             .args(args)
             .current_dir(self.dir.path())
@@ -113,6 +113,13 @@ impl Workdir {
         let Listening { child, url } = daemon_process::start(self.hookwarden(&all, Some(slack)), &log);
         (Service { child }, url)
     }
+}
+
+/// The hookwarden measured: this build's, or another one named by `BENCH_BINARY` (for an
+/// A/B of two builds in the same harness).
+pub fn binary() -> PathBuf {
+    std::env::var_os("BENCH_BINARY")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hookwarden")), PathBuf::from)
 }
 
 /// An obviously fake webhook URL, one per index.
