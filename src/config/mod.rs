@@ -453,7 +453,7 @@ fn open_with(
 
 /// `f` over `items`, in order, on up to as many threads as there are cores; on the
 /// calling thread alone for a few items.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     const PER_THREAD: usize = 64;
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let threads = cores.min(items.len().div_ceil(PER_THREAD)).max(1);

@@ -26,12 +26,15 @@ pub(super) fn load(
     let applied = store.applied()?;
     let mut urls = HashMap::new();
     let mut entries = BTreeMap::new();
-    for webhook in &applied.webhooks {
+    // Decrypted on every core: at start, with many webhooks, most of the time is this.
+    let opened = crate::config::parallel_map(&applied.webhooks, |webhook| {
+        decrypt(&webhook.url.armored, keyring)
+            .map_err(|error| error.to_string())
+            .and_then(|secret| WebhookUrl::parse(&secret).map_err(|refusal| refusal.message))
+    });
+    for (webhook, url) in applied.webhooks.iter().zip(opened) {
         // One webhook the daemon cannot open (applied with another identity) must not
         // keep the others from being served: it is left out, loudly.
-        let url = decrypt(&webhook.url.armored, keyring)
-            .map_err(|error| error.to_string())
-            .and_then(|secret| WebhookUrl::parse(&secret).map_err(|refusal| refusal.message));
         match url {
             Ok(url) => {
                 urls.insert(webhook.id.clone(), url);
