@@ -8,7 +8,7 @@
 //! counted whole first ([`check`]), so that no alias is expanded before the expansion
 //! of every one is known to be within the limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScanError};
 
@@ -45,9 +45,11 @@ pub fn text(bytes: Vec<u8>) -> Result<String, Problem> {
 }
 
 /// Depth, alias expansion and syntax of `text`, counted without building anything.
-pub fn check(text: &str) -> Result<(), Problem> {
+/// Returns the anchors that an alias refers to.
+pub fn check(text: &str) -> Result<HashSet<usize>, Problem> {
     check_size(text)?;
     let mut limits = Limits::default();
+    let mut aliased = HashSet::new();
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|error| syntax(&error))?;
         let at = Position {
@@ -55,8 +57,28 @@ pub fn check(text: &str) -> Result<(), Problem> {
             column: span.start.col() + 1,
         };
         limits.event(&event, at)?;
+        if let Event::Alias(anchor) = event {
+            aliased.insert(anchor);
+        }
     }
-    Ok(())
+    Ok(aliased)
+}
+
+/// How many bytes the paths of a file's nodes may take in all (`webhooks[2].url`, one
+/// per node): long keys under many nodes cost their length again for each.
+pub const MAX_PATH_BYTES: usize = 64 * 1024 * 1024;
+
+/// The paths of the nodes read so far take more than [`MAX_PATH_BYTES`].
+pub fn paths_too_long(at: Position) -> Problem {
+    Problem::new(
+        "keys-too-long",
+        at,
+        format!(
+            "the keys down to here make the paths of the file's values longer than {} MiB in all",
+            MAX_PATH_BYTES / (1024 * 1024)
+        ),
+    )
+    .help("use short keys: the desired state's keys are a few characters each")
 }
 
 /// Depth and alias expansion, counted event by event as the file is read
@@ -181,7 +203,7 @@ mod tests {
 
     /// Both ways the limits are checked: alone, and as the file is read.
     fn check(text: &str) -> Result<(), Problem> {
-        let alone = super::check(text);
+        let alone = super::check(text).map(drop);
         let read = super::super::tree::read(text).map(drop);
         assert_eq!(alone, read, "{text:?}");
         alone

@@ -8,7 +8,7 @@
 //! tag (`!!str 1`) is left to serde_yaml, which knows what each tag means; its
 //! positions still come from here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_yaml::{Mapping, Value};
@@ -31,13 +31,18 @@ pub struct Read {
 /// that stops the read (syntax, limits, a second document, a duplicate key).
 pub fn read(text: &str) -> Result<Read, Problem> {
     // Expanding an alias costs its anchor's size: where there may be one, the whole
-    // file is counted before anything is built.
-    if text.contains('*') {
-        bounds::check(text)?;
+    // file is counted before anything is built, and only the anchors that an alias
+    // refers to are kept.
+    let aliased = if text.contains('*') {
+        bounds::check(text)?
     } else {
         bounds::check_size(text)?;
-    }
-    let mut builder = Builder::default();
+        HashSet::new()
+    };
+    let mut builder = Builder {
+        aliased,
+        ..Builder::default()
+    };
     let mut limits = Limits::default();
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
@@ -59,7 +64,8 @@ pub fn read(text: &str) -> Result<Read, Problem> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 builder.tagged |= tag.is_some();
-                let value = if style == ScalarStyle::Plain {
+                // A tagged document's values are serde_yaml's: this one only places them.
+                let value = if style == ScalarStyle::Plain && !builder.tagged {
                     resolve(&value).ok_or_else(|| out_of_range(at))?
                 } else {
                     Value::String(value.into_owned())
@@ -131,7 +137,11 @@ struct Builder {
     /// How many anchored nodes are being read.
     anchored: usize,
     anchors: HashMap<usize, Anchored>,
+    /// The anchors an alias refers to: the only ones kept.
+    aliased: HashSet<usize>,
     tagged: bool,
+    /// The bytes of the paths indexed so far.
+    path_bytes: usize,
 }
 
 impl Builder {
@@ -150,6 +160,7 @@ impl Builder {
                 _ => (None, None),
             },
         };
+        let anchor = if self.aliased.contains(&anchor) { anchor } else { 0 };
         self.anchored += usize::from(anchor > 0);
         Open {
             path,
@@ -171,7 +182,7 @@ impl Builder {
     /// `node`, read whole as `value`: indexed, kept if anchored, and given to its parent.
     fn close(&mut self, node: &Open, value: Value) -> Result<(), Problem> {
         if let Some(path) = &node.path {
-            self.index(path.clone(), node.key, node.at);
+            self.index(path.clone(), node.key, node.at)?;
         }
         if node.anchor > 0 {
             let positions = match &node.path {
@@ -217,18 +228,25 @@ impl Builder {
                     (format!("{path}{suffix}"), key, *value)
                 })
                 .collect();
+            // The alias's own place first: an anchor inside a key has no positions.
+            self.index(path.clone(), node.key, at)?;
             for (path, key, value) in moved {
-                self.index(path, key, value);
+                self.index(path, key, value)?;
             }
         }
         self.attach(value, at)
     }
 
-    fn index(&mut self, path: String, key: Option<Position>, value: Position) {
+    fn index(&mut self, path: String, key: Option<Position>, value: Position) -> Result<(), Problem> {
+        self.path_bytes += path.len();
+        if self.path_bytes > bounds::MAX_PATH_BYTES {
+            return Err(bounds::paths_too_long(value));
+        }
         if self.anchored > 0 {
             self.indexed.push((path.clone(), key, value));
         }
         self.positions.insert(path, key, value);
+        Ok(())
     }
 
     /// Gives `value`, starting `at`, to the open collection, or makes it the root.
@@ -242,6 +260,10 @@ impl Builder {
             Some(Children::Mapping(mapping, pending)) => match pending.take() {
                 None => *pending = Some((value, at)),
                 Some((key, key_at)) => match mapping.entry(key) {
+                    // A tagged document's keys are serde_yaml's to judge.
+                    serde_yaml::mapping::Entry::Occupied(mut entry) if self.tagged => {
+                        entry.insert(value);
+                    }
                     serde_yaml::mapping::Entry::Occupied(entry) => {
                         return Err(duplicate(entry.key(), key_at));
                     }
@@ -535,6 +557,34 @@ mod tests {
         let positions = read(text).expect("reads").positions;
         assert_eq!(positions.value("n.x"), Position { line: 2, column: 6 });
         assert_eq!(positions.key("n"), Position { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn long_keys_under_many_nodes_are_refused_before_their_paths_fill_memory() {
+        let key = "k".repeat(1024 * 1024);
+        // An explicit key: an implicit one is at most 1024 characters.
+        let text = format!("? {key}\n: [{}]\n", vec!["0"; 100].join(", "));
+        let problem = read(&text).expect_err("refused");
+        assert_eq!(
+            (problem.code, problem.at.line),
+            ("keys-too-long", 2),
+            "{problem:?}"
+        );
+    }
+
+    #[test]
+    fn a_tagged_document_is_judged_by_serde_yaml_not_here() {
+        for text in ["k: !!str 99999999999999999999\n", "? !!str 1\n: a\n1: b\n"] {
+            let read = read(text).expect("left to serde_yaml");
+            assert!(read.document.is_none(), "{text:?}");
+            assert!(serde(text).is_ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_alias_of_an_anchor_inside_a_key_is_placed_where_it_is() {
+        let positions = read("? &k a\n: 1\nb: *k\n").expect("reads").positions;
+        assert_eq!(positions.value("b"), Position { line: 3, column: 4 });
     }
 
     #[test]
