@@ -87,6 +87,8 @@ pub struct Webhook {
 #[derive(Debug, Clone)]
 pub struct Sealed {
     pub armored: String,
+    /// `sha256:<hex>` of `armored`: how the applied state knows this ciphertext.
+    pub digest: String,
     /// Dotted path of the secret (`webhooks[2].url`), for messages.
     pub field: String,
     pub at: Position,
@@ -385,7 +387,7 @@ fn open_with(
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
     // Decryption is most of the work for a large file: spread it over the cores.
     let urls = parallel_map(&config.webhooks, |webhook| {
-        let ciphertext_digest = digest(&webhook.url.armored);
+        let ciphertext_digest = webhook.url.digest.clone();
         if let Some(applied) = known.webhook(&webhook.id, &ciphertext_digest) {
             let url = DesiredSecret {
                 value: Opened::Applied(applied.url.clone()),
@@ -419,7 +421,7 @@ fn open_with(
         }
     }
     let bot_token = config.slack.bot_token.as_ref().and_then(|sealed| {
-        let ciphertext_digest = digest(&sealed.armored);
+        let ciphertext_digest = sealed.digest.clone();
         if let Some(applied) = known.token(&ciphertext_digest) {
             return Some(DesiredSecret {
                 value: Opened::Applied(applied.secret.clone()),
