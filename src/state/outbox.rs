@@ -6,7 +6,7 @@
 //! letters), `dedup` (key -> sequence and time), `health` (webhook -> health).
 
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 
 pub use super::alerts::{AlertRecord, AlertStatus, DigestRef, Enqueued, Health, HealthState, NewAlert};
 use super::{SledStore, StateError};
@@ -104,7 +104,7 @@ impl SledStore {
             }
             Ok(enqueued)
         });
-        transaction_result(self, result)
+        self.transaction_result(result)
     }
 
     /// Makes every write so far durable.
@@ -270,7 +270,7 @@ impl SledStore {
                 Ok(Some(retried))
             },
         );
-        let record = transaction_result(self, result)?;
+        let record = self.transaction_result(result)?;
         Ok(record)
     }
 
@@ -427,17 +427,6 @@ fn decode_dedup(bytes: &[u8]) -> (u64, u64) {
             .map_or(0, u64::from_be_bytes)
     };
     (number(0..8), number(8..16))
-}
-
-fn transaction_result<T>(
-    store: &SledStore,
-    result: Result<T, TransactionError<StateError>>,
-) -> Result<T, StateError> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(TransactionError::Abort(error)) => Err(error),
-        Err(TransactionError::Storage(error)) => Err(store.io("write", error)),
-    }
 }
 
 #[cfg(test)]

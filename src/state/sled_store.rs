@@ -12,7 +12,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::audit::{self, AuditEntry, Draft};
 use super::{
@@ -171,13 +171,9 @@ impl SledStore {
             .as_ref()
             .map(|r| serde_json::to_vec(r).expect("routing serializes"));
         let result = (&self.meta, &self.webhooks, &self.audit).transaction(|(meta, webhooks, audit)| {
-            let abort = |e: StateError| ConflictableTransactionError::Abort(e);
-            let actual = match meta.get(SERIAL_KEY)? {
-                Some(bytes) => self.decode_u64(&bytes, "the serial").map_err(abort)?,
-                None => 0,
-            };
+            let actual = self.tx_serial(meta)?;
             if actual != expected_serial {
-                return Err(abort(StateError::Stale {
+                return Err(ConflictableTransactionError::Abort(StateError::Stale {
                     expected: expected_serial,
                     actual,
                 }));
@@ -219,13 +215,7 @@ impl SledStore {
             meta.insert(SERIAL_KEY, &serial.to_be_bytes())?;
             Ok(serial)
         });
-        let serial = match result {
-            Ok(serial) => serial,
-            Err(TransactionError::Abort(error)) => return Err(error),
-            Err(TransactionError::Storage(error)) => return Err(self.io("write", error)),
-        };
-        self.db.flush().map_err(|e| self.io("flush", e))?;
-        Ok(serial)
+        self.flushed(result)
     }
 
     /// Records `digests` if the serial is still theirs; see [`super::Backend::record_digests`].
@@ -234,12 +224,7 @@ impl SledStore {
             return Ok(false);
         }
         let result = (&self.meta, &self.webhooks).transaction(|(meta, webhooks)| {
-            let abort = |e: StateError| ConflictableTransactionError::Abort(e);
-            let actual = match meta.get(SERIAL_KEY)? {
-                Some(bytes) => self.decode_u64(&bytes, "the serial").map_err(abort)?,
-                None => 0,
-            };
-            if actual != digests.serial {
+            if self.tx_serial(meta)? != digests.serial {
                 return Ok(false);
             }
             for (id, fingerprint, digest) in &digests.webhooks {
@@ -255,13 +240,36 @@ impl SledStore {
             }
             Ok(true)
         });
-        let stored = match result {
-            Ok(stored) => stored,
-            Err(TransactionError::Abort(error)) => return Err(error),
-            Err(TransactionError::Storage(error)) => return Err(self.io("write", error)),
-        };
+        self.flushed(result)
+    }
+
+    /// The serial, read inside a transaction.
+    fn tx_serial(&self, meta: &TransactionalTree) -> Result<u64, ConflictableTransactionError<StateError>> {
+        match meta.get(SERIAL_KEY)? {
+            Some(bytes) => self
+                .decode_u64(&bytes, "the serial")
+                .map_err(ConflictableTransactionError::Abort),
+            None => Ok(0),
+        }
+    }
+
+    /// What a transaction returned, or why it did not commit.
+    pub(super) fn transaction_result<T>(
+        &self,
+        result: Result<T, TransactionError<StateError>>,
+    ) -> Result<T, StateError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(self.io("write", error)),
+        }
+    }
+
+    /// What a transaction returned, once it is flushed to disk.
+    fn flushed<T>(&self, result: Result<T, TransactionError<StateError>>) -> Result<T, StateError> {
+        let value = self.transaction_result(result)?;
         self.db.flush().map_err(|e| self.io("flush", e))?;
-        Ok(stored)
+        Ok(value)
     }
 
     /// The directory as last synced, if ever.
