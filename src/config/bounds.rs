@@ -48,20 +48,28 @@ pub fn text(bytes: Vec<u8>) -> Result<String, Problem> {
 /// Returns the anchors that an alias refers to.
 pub fn check(text: &str) -> Result<HashSet<usize>, Problem> {
     check_size(text)?;
-    let mut limits = Limits::default();
     let mut aliased = HashSet::new();
-    for event in Parser::new_from_str(text) {
+    for event in events(text) {
+        if let (Event::Alias(anchor), _) = event? {
+            aliased.insert(anchor);
+        }
+    }
+    Ok(aliased)
+}
+
+/// saphyr's events of `text`, each with where it starts, counted against the limits:
+/// the first syntax error or crossed limit ends them.
+pub fn events(text: &str) -> impl Iterator<Item = Result<(Event<'_>, Position), Problem>> {
+    let mut limits = Limits::default();
+    Parser::new_from_str(text).map(move |event| {
         let (event, span) = event.map_err(|error| syntax(&error))?;
         let at = Position {
             line: span.start.line(),
             column: span.start.col() + 1,
         };
         limits.event(&event, at)?;
-        if let Event::Alias(anchor) = event {
-            aliased.insert(anchor);
-        }
-    }
-    Ok(aliased)
+        Ok((event, at))
+    })
 }
 
 /// How many bytes the paths of a file's nodes may take in all (`webhooks[2].url`, one
@@ -81,11 +89,10 @@ pub fn paths_too_long(at: Position) -> Problem {
     .help("use short keys: the desired state's keys are a few characters each")
 }
 
-/// Depth and alias expansion, counted event by event as the file is read
-/// ([`super::tree::read`]): a file beyond them goes no further, since what follows
-/// could cost more on it.
+/// Depth and alias expansion, counted event by event ([`events`]): a file beyond them
+/// goes no further, since what follows could cost more on it.
 #[derive(Debug, Default)]
-pub struct Limits {
+struct Limits {
     depth: usize,
     nodes: u64,
     bytes: u64,
@@ -97,7 +104,7 @@ pub struct Limits {
 
 impl Limits {
     /// Counts `event`, which starts `at`; fails where the file crosses a limit.
-    pub fn event(&mut self, event: &Event<'_>, at: Position) -> Result<(), Problem> {
+    fn event(&mut self, event: &Event<'_>, at: Position) -> Result<(), Problem> {
         match event {
             Event::Scalar(value, _, anchor, _) => {
                 self.nodes += 1;
@@ -151,7 +158,7 @@ pub fn check_len(len: usize) -> Result<(), Problem> {
 }
 
 /// A syntax error of saphyr's parser as a problem at its position.
-pub fn syntax(error: &ScanError) -> Problem {
+fn syntax(error: &ScanError) -> Problem {
     let at = Position {
         line: error.marker().line(),
         column: error.marker().col() + 1,

@@ -10,10 +10,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
+use saphyr_parser::{Event, ScalarStyle};
 use serde_yaml::{Mapping, Value};
 
-use super::bounds::{self, Limits};
+use super::bounds;
 use super::positions::Positions;
 use super::problem::{Position, Problem};
 use super::shape::key_text;
@@ -43,15 +43,9 @@ pub fn read(text: &str) -> Result<Read, Problem> {
         aliased,
         ..Builder::default()
     };
-    let mut limits = Limits::default();
     let mut documents = 0;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|error| bounds::syntax(&error))?;
-        let at = Position {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-        };
-        limits.event(&event, at)?;
+    for event in bounds::events(text) {
+        let (event, at) = event?;
         match event {
             Event::DocumentStart(_) => documents += 1,
             Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_)
