@@ -52,14 +52,8 @@ pub fn bench(report: &mut Report, sizes: &[usize], runs: usize) {
                 "for f in values/*.age; do age -d -i identity.txt \"$f\" || exit 1; done",
             ])
             .current_dir(work.dir.path());
-        // Interleaved, so that drift on a shared machine touches all alike.
-        let mut samples: [Vec<Sample>; 4] = Default::default();
-        for _ in 0..runs {
-            for (i, command) in [&first, &changed, &unchanged, &age_loop].into_iter().enumerate() {
-                samples[i].push(run(command, work.dir.path()));
-            }
-        }
-        let [first, changed, unchanged, theirs] = samples.map(|s| medians(&s));
+        let [first, changed, unchanged, theirs] =
+            interleaved([&first, &changed, &unchanged, &age_loop], runs, work.dir.path());
         let times = |ours: Sample| format!("{:.0}×", theirs.wall.as_secs_f64() / ours.wall.as_secs_f64());
         report.row(&[
             size.to_string(),
@@ -126,13 +120,7 @@ pub fn cold_start(report: &mut Report, runs: usize) {
     let mut age = Command::new("age");
     age.args(["-d", "-i", "identity.txt", "one.age"])
         .current_dir(work.dir.path());
-    let mut samples: [Vec<Sample>; 3] = Default::default();
-    for _ in 0..runs {
-        for (i, command) in [&validate, &plan, &age].into_iter().enumerate() {
-            samples[i].push(run(command, work.dir.path()));
-        }
-    }
-    let [validate, plan, age] = samples.map(|s| medians(&s));
+    let [validate, plan, age] = interleaved([&validate, &plan, &age], runs, work.dir.path());
     for (name, sample) in [
         ("`hookwarden validate`, bundled example", validate),
         ("`hookwarden plan`, bundled example", plan),
@@ -140,6 +128,18 @@ pub fn cold_start(report: &mut Report, runs: usize) {
     ] {
         report.row(&[name.to_owned(), seconds(sample.wall)]);
     }
+}
+
+/// The medians of `runs` runs of each of `commands`, taken in turns, so that drift on a
+/// shared machine touches all alike.
+fn interleaved<const N: usize>(commands: [&Command; N], runs: usize, scratch: &Path) -> [Sample; N] {
+    let mut samples: [Vec<Sample>; N] = std::array::from_fn(|_| Vec::new());
+    for _ in 0..runs {
+        for (samples, command) in samples.iter_mut().zip(commands) {
+            samples.push(run(command, scratch));
+        }
+    }
+    samples.map(|s| medians(&s))
 }
 
 /// From spawning `hookwarden daemon` to its `READY=1` on a notify socket of our own.
