@@ -115,8 +115,9 @@ impl Workdir {
     }
 }
 
-/// The hookwarden measured: this build's, or another one named by `BENCH_BINARY` (for an
-/// A/B of two builds in the same harness).
+/// The hookwarden measured: the one named by `BENCH_BINARY` (`bench/run` names the
+/// release build, as `cargo install` makes it; another for an A/B of two builds in the
+/// same harness), else the bench profile's own.
 pub fn binary() -> PathBuf {
     std::env::var_os("BENCH_BINARY")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hookwarden")), PathBuf::from)

@@ -1,10 +1,13 @@
 //! 5. Resident memory of an idle daemon, hookwarden's and Alertmanager's.
 
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::alertmanager::{Alertmanager, Via};
 use crate::fake_slack::hook_path;
-use crate::fixture::Workdir;
+use crate::fixture::{Workdir, binary};
 use crate::measure::{median, mib};
 use crate::report::Report;
 use crate::sink::Sink;
@@ -36,4 +39,28 @@ pub fn bench(report: &mut Report, runs: usize) {
     report.table(&["", "idle RSS"]);
     report.row(&["hookwarden".to_owned(), mib(median(&ours))]);
     report.row(&["Alertmanager 0.25".to_owned(), mib(median(&theirs))]);
+    report.line(&startup_order(&binary()));
+}
+
+/// How many functions of `build/startup.order` the measured binary defines: after a
+/// change of dependencies or versions renames them, `build/order` writes it again.
+fn startup_order(binary: &Path) -> String {
+    let order = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/build/startup.order"))
+        .unwrap_or_default();
+    let wanted: HashSet<&str> = order
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    let defined = Command::new("nm")
+        .args(["--defined-only", "--format=just-symbols"])
+        .arg(binary)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    let found: HashSet<&str> = defined.lines().filter(|name| wanted.contains(name)).collect();
+    format!(
+        "Start-up code linked side by side (`build/startup.order`, see build.rs): {} of its {} functions are in the binary measured.",
+        found.len(),
+        wanted.len()
+    )
 }
