@@ -49,17 +49,16 @@ pub fn run(ctx: &mut Context<'_>, args: &ApplyArgs) -> Result<Exit, Error> {
         .map(|path| ctx.read_plan(path).map(|plan| (path, plan)))
         .transpose()?;
     let store = ctx.open_store("apply")?;
-    let applied = store.applied()?;
-    let known = Known::of(&applied);
-    let (config, desired) = match &saved {
+    let (applied, config, desired) = match &saved {
         Some((path, saved)) => {
+            let applied = store.applied()?;
             let config = saved.config(path)?;
-            let desired = config::open(&config, &keyring, &known).map_err(ConfigError::Invalid)?;
-            (config, desired)
+            let desired =
+                config::open(&config, &keyring, &Known::of(&applied)).map_err(ConfigError::Invalid)?;
+            (applied, config, desired)
         }
-        None => ctx.desired(&keyring, &known)?,
+        None => ctx.desired(&keyring, &*store)?,
     };
-    drop(known);
     let pass = Pass {
         store,
         keyring,

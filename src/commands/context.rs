@@ -11,13 +11,13 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{self, Config, ConfigError, Desired, Known};
+use crate::config::{self, Config, ConfigError, Desired, Refused};
 use crate::error::Error;
 use crate::planfile::{PlanFileError, SavedPlan};
 use crate::remote::Lent;
 use crate::render::{Format, Style};
 use crate::secrets::{self, Keyring};
-use crate::state::Store;
+use crate::state::{Applied, Store};
 
 pub struct Context<'a> {
     /// The desired-state file.
@@ -126,10 +126,17 @@ impl Context<'_> {
         Ok(config::parse(&file, &self.config_text()?).map_err(ConfigError::Invalid)?)
     }
 
-    /// The desired-state file, loaded, checked and decrypted, except what `known` holds.
-    pub fn desired(&self, keyring: &Keyring, known: &Known<'_>) -> Result<(Config, Desired), Error> {
+    /// The applied state of `store` and the desired-state file, read side by side; the
+    /// file checked and decrypted, except what the applied state holds unchanged. The
+    /// file's problems are shown before the state's.
+    pub fn desired(&self, keyring: &Keyring, store: &Store) -> Result<(Applied, Config, Desired), Error> {
         let file = self.config.display().to_string();
-        Ok(config::parse_open(&file, &self.config_text()?, keyring, known).map_err(ConfigError::Invalid)?)
+        let text = self.config_text()?;
+        config::parse_open_against(&file, &text, keyring, || store.applied()).map_err(|refused| match refused
+        {
+            Refused::File(report) => ConfigError::Invalid(report).into(),
+            Refused::State(error) => error.into(),
+        })
     }
 
     /// A file the command reads (`render`'s input): the caller's copy, or the local

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Context;
-use crate::config::Known;
 use crate::error::{Error, Exit};
 use crate::planfile::SavedPlan;
 use crate::reconcile;
@@ -25,8 +24,7 @@ pub struct PlanArgs {
 pub fn run(ctx: &mut Context<'_>, args: &PlanArgs) -> Result<Exit, Error> {
     let keyring = ctx.keyring("plan")?;
     let store = ctx.open_store("plan")?;
-    let applied = store.applied()?;
-    let (config, desired) = ctx.desired(&keyring, &Known::of(&applied))?;
+    let (applied, config, desired) = ctx.desired(&keyring, &*store)?;
     let plan = reconcile::plan(&config, &desired, &applied, &*store)?;
     let shown = match ctx.format {
         Format::Text => render::text(&plan, ctx.style()),

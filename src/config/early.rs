@@ -32,8 +32,8 @@ pub struct Early {
 impl Early {
     /// The blocks of `text` written as YAML block scalars (`age: |`), as the YAML parser
     /// reads them: each line without its indentation, ending in a newline; those whose
-    /// digest is in `skip` (applied unchanged) are passed over.
-    pub fn scan(text: &str, skip: &HashSet<&str>) -> Self {
+    /// digest `skip` names (applied unchanged) are passed over.
+    pub fn scan(text: &str, skip: &HashSet<String>) -> Self {
         let mut blocks = Vec::new();
         let mut lines = text.lines();
         while let Some(line) = lines.next() {

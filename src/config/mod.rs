@@ -189,6 +189,13 @@ impl<'a> Known<'a> {
         }
     }
 
+    /// [`Known::of`] the state read, or nothing when it could not be read.
+    fn read<S: std::borrow::Borrow<Applied>, E>(state: &'a Result<S, E>) -> Self {
+        state
+            .as_ref()
+            .map_or_else(|_| Known::default(), |s| Known::of(s.borrow()))
+    }
+
     /// The applied webhook `id`, when it was applied from the ciphertext of `digest`.
     fn webhook(&self, id: &str, digest: &str) -> Option<&'a AppliedWebhook> {
         self.webhooks
@@ -265,32 +272,86 @@ pub fn parse_bytes(file: &str, bytes: Vec<u8>) -> Result<Config, Report> {
     parse(file, &text)
 }
 
-/// [`parse`] then [`open`]. For a large file the secrets are decrypted on every core
-/// while the file is still being checked (see [`early`]), except those `known` holds.
+/// [`parse`] then [`open`], against `applied`: what it holds unchanged is not decrypted.
 pub fn parse_open(
     file: &str,
     text: &str,
     keyring: &Keyring,
-    known: &Known<'_>,
+    applied: &Applied,
 ) -> Result<(Config, Desired), Report> {
-    bounds::check_size(text).map_err(|problem| Report {
-        file: file.to_owned(),
-        problems: vec![problem],
+    match parse_open_against(file, text, keyring, || Ok::<_, std::convert::Infallible>(applied)) {
+        Ok((_, config, desired)) => Ok((config, desired)),
+        Err(Refused::File(report)) => Err(report),
+        Err(Refused::State(never)) => match never {},
+    }
+}
+
+/// Why [`parse_open_against`] gave no desired state.
+#[derive(Debug)]
+pub enum Refused<E> {
+    /// The file has problems (shown before any problem of the state's).
+    File(Report),
+    /// The applied state could not be read.
+    State(E),
+}
+
+/// [`parse`] then [`open`], against the applied state that `state` reads: what it holds
+/// unchanged is not decrypted. For a large file the state is read while the file is,
+/// and then the secrets the state does not hold are decrypted on every core while the
+/// file is still being checked (see [`early`]).
+pub fn parse_open_against<S, E>(
+    file: &str,
+    text: &str,
+    keyring: &Keyring,
+    state: impl FnOnce() -> Result<S, E> + Send,
+) -> Result<(S, Config, Desired), Refused<E>>
+where
+    S: std::borrow::Borrow<Applied> + Send,
+    E: Send,
+{
+    bounds::check_size(text).map_err(|problem| {
+        Refused::File(Report {
+            file: file.to_owned(),
+            problems: vec![problem],
+        })
     })?;
-    let skip = known.digests();
     if text.len() < PARALLEL_FROM {
-        let config = parse_known(file, text, &skip)?;
-        let desired = open(&config, keyring, known)?;
-        return Ok((config, desired));
+        let reading = read_yaml(text);
+        let state = state();
+        let known = Known::read(&state);
+        let config = check(file, text, reading, &known.digests()).map_err(Refused::File)?;
+        let desired = open(&config, keyring, &known).map_err(Refused::File)?;
+        drop(known);
+        return Ok((state.map_err(Refused::State)?, config, desired));
     }
     let early = OnceLock::new();
-    let config = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            early
-                .get_or_init(|| early::Early::scan(text, &skip))
-                .work(keyring);
+    let (state, config) = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let early = &early;
+        let worker = scope.spawn(move || {
+            let state = state();
+            let skip: Option<HashSet<String>> = state.as_ref().ok().map(|s| {
+                Known::of(s.borrow())
+                    .digests()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            });
+            // The file's reader waits for the state; it drops the receiver on a panic.
+            let _ = sender.send(state);
+            if let Some(skip) = skip {
+                early
+                    .get_or_init(|| early::Early::scan(text, &skip))
+                    .work(keyring);
+            }
         });
-        let config = parse_known(file, text, &skip);
+        let reading = read_yaml(text);
+        let Ok(state) = receiver.recv() else {
+            std::panic::resume_unwind(worker.join().expect_err("the state's reader panicked"));
+        };
+        let known = Known::read(&state);
+        let config = check(file, text, reading, &known.digests());
+        drop(known);
         // The scan has long finished; should it not have, the worker decrypts alone.
         if let Some(early) = early.get() {
             if config.is_err() {
@@ -299,10 +360,13 @@ pub fn parse_open(
             early.work(keyring);
         }
         worker.join().expect("a decryption thread does not panic");
-        config
-    })?;
-    let desired = open_with(&config, keyring, early.get(), known)?;
-    Ok((config, desired))
+        (state, config)
+    });
+    let config = config.map_err(Refused::File)?;
+    let state = state.map_err(Refused::State)?;
+    let desired =
+        open_with(&config, keyring, early.get(), &Known::of(state.borrow())).map_err(Refused::File)?;
+    Ok((state, config, desired))
 }
 
 /// The `recipients:` of the file at `path`, read even when the rest of the file has
@@ -321,28 +385,42 @@ const PARALLEL_FROM: usize = 32 * 1024;
 
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
-    parse_known(file, text, &HashSet::new())
+    check(file, text, read_yaml(text), &HashSet::new())
 }
 
-/// [`parse`], passing over the armor checks of the ciphertexts whose digest is in
-/// `applied` (applied before, byte for byte).
-fn parse_known(file: &str, text: &str, applied: &HashSet<&str>) -> Result<Config, Report> {
+/// The one read of a file's YAML, and the digest of its bytes.
+struct Reading {
+    read: Result<tree::Read, Problem>,
+    digest: String,
+}
+
+/// Reads `text`: its limits, its values and where each starts; a large file's digest is
+/// taken meanwhile.
+fn read_yaml(text: &str) -> Reading {
+    if text.len() < PARALLEL_FROM {
+        return Reading {
+            read: tree::read(text),
+            digest: digest(text),
+        };
+    }
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| digest(text));
+        let read = tree::read(text);
+        Reading {
+            read,
+            digest: digest.join().expect("hashing does not panic"),
+        }
+    })
+}
+
+/// Checks what `reading` read of `text`, passing over the armor checks of the
+/// ciphertexts whose digest is in `applied` (applied before, byte for byte).
+fn check(file: &str, text: &str, reading: Reading, applied: &HashSet<&str>) -> Result<Config, Report> {
     let report = |problems| Report {
         file: file.to_owned(),
         problems,
     };
-    // One read of the YAML: its limits, its values and where each starts; a large
-    // file's digest is taken meanwhile.
-    let (read, file_digest) = if text.len() < PARALLEL_FROM {
-        (tree::read(text), digest(text))
-    } else {
-        std::thread::scope(|scope| {
-            let file_digest = scope.spawn(|| digest(text));
-            let read = tree::read(text);
-            (read, file_digest.join().expect("hashing does not panic"))
-        })
-    };
-    let read = read.map_err(|problem| report(vec![problem]))?;
+    let read = reading.read.map_err(|problem| report(vec![problem]))?;
     let document = match read.document {
         Some(document) => Ok(document),
         None => parse::document(text),
@@ -352,7 +430,7 @@ fn parse_known(file: &str, text: &str, applied: &HashSet<&str>) -> Result<Config
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {
         Some(mut config) if problems.is_empty() => {
-            config.digest = file_digest;
+            config.digest = reading.digest;
             text.clone_into(&mut config.text);
             Ok(config)
         }
@@ -362,8 +440,7 @@ fn parse_known(file: &str, text: &str, applied: &HashSet<&str>) -> Result<Config
 
 /// `sha256:<hex>` of `text`.
 pub fn digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("sha256:{}", crate::secrets::hex(&Sha256::digest(text.as_bytes())))
+    crate::secrets::sha256(text.as_bytes())
 }
 
 /// Decrypts every secret of `config` that `known` does not hold, and checks the

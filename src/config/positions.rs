@@ -21,6 +21,14 @@ struct Node {
 }
 
 impl Positions {
+    /// Room for about as many nodes as a file of `bytes` has: a webhook's five or so
+    /// nodes take about 150 bytes, its ciphertext most of them.
+    pub fn for_text(bytes: usize) -> Self {
+        Positions {
+            nodes: HashMap::with_capacity(bytes / 128),
+        }
+    }
+
     /// Records that the node at `path` starts at `value`, its key (if any) at `key`.
     pub fn insert(&mut self, path: String, key: Option<Position>, value: Position) {
         self.nodes.insert(path, Node { key, value });

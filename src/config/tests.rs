@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use super::{Known, Report, open, parse};
 use crate::secrets::{Keyring, Secret, encrypt};
+use crate::state::Applied;
 
 const URL: &str = "https://hooks.slack.com/services/T0FAKE000/B0FAKE000/FAKEfakeFAKEfake0001";
 
@@ -513,8 +514,8 @@ fn blocks_file(count: usize) -> String {
 }
 
 /// The applied state an apply of `desired` leaves, secrets sealed to the test key.
-fn applied_from(desired: &super::Desired) -> crate::state::Applied {
-    let none = crate::state::Applied::default();
+fn applied_from(desired: &super::Desired) -> Applied {
+    let none = Applied::default();
     let plan = crate::plan::plan(desired, &none);
     let seal = |secret: &Secret| encrypt(secret, &keyring().recipients());
     let writes = crate::reconcile::writes(&plan, desired, &none, None, 1, &seal).expect("writes");
@@ -540,11 +541,11 @@ fn applied_ciphertexts_are_known_without_decrypting_them() {
     // Small and large files: the large one is decrypted while it is checked.
     for count in [2, 120] {
         let text = blocks_file(count);
-        let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+        let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
         let applied = applied_from(&desired);
         // A key that opens nothing: whatever it had to decrypt would fail.
         let (_, again) =
-            super::parse_open("f.yaml", &text, &stranger(), &Known::of(&applied)).expect("nothing decrypted");
+            super::parse_open("f.yaml", &text, &stranger(), &applied).expect("nothing decrypted");
         assert!(all_applied(&again), "{count}: every secret known");
         assert!(
             crate::plan::plan(&again, &applied).is_empty(),
@@ -552,7 +553,7 @@ fn applied_ciphertexts_are_known_without_decrypting_them() {
         );
         // Without the applied state, or to `validate`, each is decrypted.
         let report =
-            super::parse_open("f.yaml", &text, &stranger(), &Known::default()).expect_err("decrypts");
+            super::parse_open("f.yaml", &text, &stranger(), &Applied::default()).expect_err("decrypts");
         assert_eq!(report.problems.len(), count + 1);
     }
 }
@@ -560,9 +561,8 @@ fn applied_ciphertexts_are_known_without_decrypting_them() {
 #[test]
 fn a_ciphertext_changed_in_any_byte_is_decrypted_and_checked_again() {
     let text = blocks_file(2);
-    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
     let applied = applied_from(&desired);
-    let known = Known::of(&applied);
     // Every byte of the first webhook's block, up to the line after its END.
     let start = text.find("  - id: hook-0").expect("the first webhook");
     let start = start + text[start..].find("-----BEGIN").expect("its block");
@@ -582,7 +582,7 @@ fn a_ciphertext_changed_in_any_byte_is_decrypted_and_checked_again() {
         changed[i] = if byte == b'A' { b'B' } else { b'A' };
         let changed = String::from_utf8(changed).expect("ASCII");
         // The key that opens nothing fails on it: it was decrypted, and only it.
-        let report = super::parse_open("f.yaml", &changed, &stranger(), &known).expect_err("decrypted");
+        let report = super::parse_open("f.yaml", &changed, &stranger(), &applied).expect_err("decrypted");
         let at: Vec<_> = report.problems.iter().map(|p| (p.code, p.at.line)).collect();
         assert!(
             matches!(at[..], [("decrypt-failed" | "malformed-ciphertext", line)] if line + 1 == url_line),
@@ -590,7 +590,7 @@ fn a_ciphertext_changed_in_any_byte_is_decrypted_and_checked_again() {
         );
         // The key that sealed it finds it damaged (a changed stanza no longer opens), or,
         // where the change leaves the bytes age reads as they were, opens and checks it.
-        match super::parse_open("f.yaml", &changed, keyring(), &known) {
+        match super::parse_open("f.yaml", &changed, keyring(), &applied) {
             Err(report) => assert!(
                 ["malformed-ciphertext", "decrypt-failed"].contains(&report.problems[0].code),
                 "byte {i}: {report:?}"
@@ -608,11 +608,11 @@ fn a_ciphertext_changed_in_any_byte_is_decrypted_and_checked_again() {
 #[test]
 fn a_re_encrypted_value_is_decrypted_and_compared_by_its_plaintext() {
     let text = blocks_file(2);
-    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
     let applied = applied_from(&desired);
     // The same plaintexts, encrypted anew: nothing changes, but each is decrypted.
     let again = blocks_file(2);
-    let (_, opened) = super::parse_open("f.yaml", &again, keyring(), &Known::of(&applied)).expect("opens");
+    let (_, opened) = super::parse_open("f.yaml", &again, keyring(), &applied).expect("opens");
     assert!(
         opened
             .webhooks
@@ -629,17 +629,54 @@ fn a_re_encrypted_value_is_decrypted_and_compared_by_its_plaintext() {
 #[test]
 fn a_state_without_digests_plans_as_before() {
     let text = blocks_file(2);
-    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Known::default()).expect("opens");
+    let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
     let mut applied = applied_from(&desired);
     for webhook in &mut applied.webhooks {
         webhook.url.ciphertext_digest = None;
     }
     applied.token.as_mut().expect("a token").secret.ciphertext_digest = None;
-    let report = super::parse_open("f.yaml", &text, &stranger(), &Known::of(&applied)).expect_err("decrypts");
+    let report = super::parse_open("f.yaml", &text, &stranger(), &applied).expect_err("decrypts");
     assert_eq!(report.problems.len(), 3, "every value decrypted");
-    let (_, opened) = super::parse_open("f.yaml", &text, keyring(), &Known::of(&applied)).expect("opens");
+    let (_, opened) = super::parse_open("f.yaml", &text, keyring(), &applied).expect("opens");
     let plan = crate::plan::plan(&opened, &applied);
     assert!(plan.is_empty(), "{plan:?}");
     let digests = crate::reconcile::unrecorded_digests(&opened, &applied, &plan, applied.serial);
     assert_eq!(digests.webhooks.len(), 2);
+}
+
+#[test]
+fn the_file_and_the_state_are_read_side_by_side_the_file_s_problems_first() {
+    // Small files are read on one thread, large ones (here 100 webhooks) on two.
+    for count in [2, 100] {
+        let text = blocks_file(count);
+        let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
+        let applied = applied_from(&desired);
+
+        let (got, _, opened) =
+            super::parse_open_against("f.yaml", &text, &stranger(), || Ok::<_, &str>(applied.clone()))
+                .expect("nothing decrypted");
+        assert_eq!(got, applied, "{count} webhooks: the state read is given back");
+        assert!(
+            opened
+                .webhooks
+                .iter()
+                .all(|w| matches!(w.url.value, super::Opened::Applied(_)))
+        );
+
+        let down = || Err::<Applied, _>("the database is away");
+        match super::parse_open_against("f.yaml", &text, keyring(), down) {
+            Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
+            other => panic!("{count} webhooks: {other:?}"),
+        }
+        let broken = text.replacen("name: Hook 1\n", "name: [Hook 1\n", 1);
+        match super::parse_open_against("f.yaml", &broken, keyring(), down) {
+            Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
+            other => panic!("{count} webhooks: {other:?}"),
+        }
+        let invalid = text.replacen("name: Hook 1\n", "name: ''\n", 1);
+        match super::parse_open_against("f.yaml", &invalid, keyring(), down) {
+            Err(super::Refused::File(report)) => assert!(!report.problems.is_empty()),
+            other => panic!("{count} webhooks: {other:?}"),
+        }
+    }
 }

@@ -41,6 +41,7 @@ pub fn read(text: &str) -> Result<Read, Problem> {
     };
     let mut builder = Builder {
         aliased,
+        positions: Positions::for_text(text.len()),
         ..Builder::default()
     };
     let mut documents = 0;
@@ -65,7 +66,7 @@ pub fn read(text: &str) -> Result<Read, Problem> {
                     Value::String(value.into_owned())
                 };
                 let node = builder.open(at, anchor);
-                builder.close(&node, value)?;
+                builder.close(node, value)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 builder.tagged |= tag.is_some();
@@ -82,7 +83,7 @@ pub fn read(text: &str) -> Result<Read, Problem> {
                     Some(Children::Mapping(mapping, _)) => Value::Mapping(mapping),
                     None => unreachable!("a collection node has children"),
                 };
-                builder.close(&node, value)?;
+                builder.close(node, value)?;
             }
             Event::Alias(anchor) => builder.alias(at, anchor)?,
             _ => {}
@@ -144,11 +145,9 @@ impl Builder {
         let (path, key) = match self.stack.last() {
             None => (Some(String::new()), None),
             Some(parent) => match (&parent.path, &parent.children) {
-                (Some(path), Some(Children::Sequence(items))) => {
-                    (Some(format!("{path}[{}]", items.len())), None)
-                }
+                (Some(path), Some(Children::Sequence(items))) => (Some(item(path, items.len())), None),
                 (Some(path), Some(Children::Mapping(_, Some((key, key_at))))) => {
-                    (Some(child(path, &key_text(key))), Some(*key_at))
+                    (Some(child(path, key)), Some(*key_at))
                 }
                 // Inside a mapping's key, or the key itself.
                 _ => (None, None),
@@ -174,15 +173,16 @@ impl Builder {
     }
 
     /// `node`, read whole as `value`: indexed, kept if anchored, and given to its parent.
-    fn close(&mut self, node: &Open, value: Value) -> Result<(), Problem> {
-        if let Some(path) = &node.path {
-            self.index(path.clone(), node.key, node.at)?;
+    fn close(&mut self, node: Open, value: Value) -> Result<(), Problem> {
+        let path_len = node.path.as_ref().map(String::len);
+        if let Some(path) = node.path {
+            self.index(path, node.key, node.at)?;
         }
         if node.anchor > 0 {
-            let positions = match &node.path {
-                Some(path) => self.indexed[node.indexed_from..]
+            let positions = match path_len {
+                Some(len) => self.indexed[node.indexed_from..]
                     .iter()
-                    .map(|(p, k, v)| (p[path.len()..].to_owned(), *k, *v))
+                    .map(|(p, k, v)| (p[len..].to_owned(), *k, *v))
                     .collect(),
                 None => Vec::new(),
             };
@@ -272,12 +272,29 @@ impl Builder {
     }
 }
 
-fn child(path: &str, name: &str) -> String {
+/// The path of the value of `key` in the mapping at `path`.
+fn child(path: &str, key: &Value) -> String {
+    let name = match key {
+        Value::String(name) => std::borrow::Cow::Borrowed(name.as_str()),
+        other => std::borrow::Cow::Owned(key_text(other)),
+    };
     if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
+        return name.into_owned();
     }
+    let mut out = String::with_capacity(path.len() + 1 + name.len());
+    out.push_str(path);
+    out.push('.');
+    out.push_str(&name);
+    out
+}
+
+/// The path of item `index` of the sequence at `path`.
+fn item(path: &str, index: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(path.len() + 8);
+    out.push_str(path);
+    let _ = write!(out, "[{index}]");
+    out
 }
 
 fn duplicate(key: &Value, at: Position) -> Problem {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::{ApplyMode, DaemonError, Shared, load};
-use crate::config::{self, ConfigError, Known};
+use crate::config::{self, ConfigError, Refused};
 use crate::explain::describe;
 use crate::plan::Plan;
 use crate::reconcile::{self, Checks, Operator, Pass, ReconcileError};
@@ -166,14 +166,15 @@ async fn attempt(ctx: &Arc<Shared>, text: &str) -> Result<Outcome, DaemonError> 
     );
     let store = ctx.store.clone();
     // Off the runtime's thread, which also serves the alert endpoint.
-    let (applied, opened) = tokio::task::spawn_blocking(move || {
-        let applied = store.applied()?;
-        let opened = config::parse_open(&file, &text, &keyring, &Known::of(&applied));
-        Ok::<_, ReconcileError>((applied, opened))
+    let (applied, config, desired) = tokio::task::spawn_blocking(move || {
+        config::parse_open_against(&file, &text, &keyring, || store.applied())
     })
     .await
-    .expect("the parsing task does not panic")?;
-    let (config, desired) = opened.map_err(|report| ReconcileError::Config(ConfigError::Invalid(report)))?;
+    .expect("the parsing task does not panic")
+    .map_err(|refused| match refused {
+        Refused::File(report) => ReconcileError::Config(ConfigError::Invalid(report)),
+        Refused::State(error) => error.into(),
+    })?;
     let pass = Pass {
         store: ctx.store.clone(),
         keyring: ctx.keyring.clone(),
