@@ -42,9 +42,11 @@ pub fn run(ctx: &mut Context<'_>, args: &PlanArgs) -> Result<Exit, Error> {
             ))?;
         }
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() {
+    let exit = if args.detailed_exitcode && !plan.is_empty() {
         Exit::Changes
     } else {
         Exit::Success
-    })
+    };
+    super::free_aside((config, desired, applied, plan));
+    Ok(exit)
 }

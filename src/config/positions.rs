@@ -57,6 +57,27 @@ impl Positions {
     }
 }
 
+/// The path of the value of key `name` in the mapping at `path`.
+pub fn child(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(path.len() + 1 + name.len());
+    out.push_str(path);
+    out.push('.');
+    out.push_str(name);
+    out
+}
+
+/// The path of item `index` of the sequence at `path`.
+pub fn item(path: &str, index: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(path.len() + 8);
+    out.push_str(path);
+    let _ = write!(out, "[{index}]");
+    out
+}
+
 /// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> the root (empty).
 fn parent(path: &str) -> Option<&str> {
     if path.is_empty() {
@@ -100,6 +121,14 @@ mod tests {
         let problem = super::super::tree::read("version: 1\nwebhooks: [\n").expect_err("broken YAML");
         assert_eq!(problem.code, "yaml-syntax");
         assert_eq!(problem.at.line, 3);
+    }
+
+    #[test]
+    fn paths_are_built_as_they_are_walked_up() {
+        assert_eq!(child("", "webhooks"), "webhooks");
+        assert_eq!(item("webhooks", 12), "webhooks[12]");
+        assert_eq!(child("webhooks[12]", "url"), "webhooks[12].url");
+        assert_eq!(parent(&child(&item("a", 3), "b")), Some("a[3]"));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! reported and removed (a list item is blanked), so the rest of the entry still gets
 //! checked. Messages name the kind of a value, never the value: it may be a secret.
 
+use std::borrow::Cow;
+
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
 
-use super::positions::Positions;
+use super::positions::{Positions, child, item};
 use super::problem::{Position, Problem};
 use crate::secrets::looks_secret;
 
@@ -57,10 +59,10 @@ impl<'a> Walk<'a> {
             }
             Yaml::Sequence(items) => {
                 if let Some(item_schema) = self.branch(schema, "items").and_then(|s| s.get("items")) {
-                    for (i, item) in items.iter_mut().enumerate() {
-                        if !self.node(item, item_schema, &format!("{path}[{i}]")) {
+                    for (i, entry) in items.iter_mut().enumerate() {
+                        if !self.node(entry, item_schema, &item(path, i)) {
                             // Blanked rather than removed, so later items keep their index.
-                            *item = Yaml::Null;
+                            *entry = Yaml::Null;
                         }
                     }
                 }
@@ -72,9 +74,11 @@ impl<'a> Walk<'a> {
 
     fn mapping(&mut self, mapping: &mut serde_yaml::Mapping, object: &'a Json, path: &str) {
         let properties = object.get("properties").and_then(Json::as_object);
-        let known: Vec<&str> = properties
-            .map(|p| p.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let known = || -> Vec<&str> {
+            properties
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default()
+        };
         let required = object.get("required").and_then(Json::as_array);
         for name in required.into_iter().flatten().filter_map(Json::as_str) {
             if !mapping.contains_key(name) {
@@ -83,16 +87,16 @@ impl<'a> Walk<'a> {
             }
         }
         let mut rejected = Vec::new();
-        for (key, child) in mapping.iter_mut() {
-            let name = key_text(key);
-            let child_path = join(path, &name);
-            if let Some(child_schema) = properties.and_then(|p| p.get(&name)) {
-                if !self.node(child, child_schema, &child_path) {
+        for (key, value) in mapping.iter_mut() {
+            let name = key_name(key);
+            let child_path = child(path, &name);
+            if let Some(child_schema) = properties.and_then(|p| p.get(name.as_ref())) {
+                if !self.node(value, child_schema, &child_path) {
                     rejected.push(key.clone());
                 }
             } else {
                 let at = self.positions.key(&child_path);
-                self.problems.push(unknown_key(&name, path, &known, at));
+                self.problems.push(unknown_key(&name, path, &known(), at));
                 rejected.push(key.clone());
             }
         }
@@ -105,8 +109,8 @@ impl<'a> Walk<'a> {
     /// the wrong type is reported and removed.
     fn map(&mut self, mapping: &mut serde_yaml::Mapping, values: &'a Json, path: &str) {
         let mut rejected = Vec::new();
-        for (key, child) in mapping.iter_mut() {
-            if !self.node(child, values, &join(path, &key_text(key))) {
+        for (key, value) in mapping.iter_mut() {
+            if !self.node(value, values, &child(path, &key_name(key))) {
                 rejected.push(key.clone());
             }
         }
@@ -154,8 +158,9 @@ impl<'a> Walk<'a> {
         let target = schema
             .get("$ref")
             .and_then(Json::as_str)
-            .and_then(|r| r.strip_prefix("#/"))
-            .and_then(|pointer| self.root.pointer(&format!("/{pointer}")));
+            .and_then(|r| r.strip_prefix('#'))
+            .filter(|pointer| pointer.starts_with('/'))
+            .and_then(|pointer| self.root.pointer(pointer));
         target.unwrap_or(schema)
     }
 }
@@ -302,20 +307,17 @@ fn backticked(names: &[&str]) -> String {
         .join(", ")
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
+pub(super) fn key_text(key: &Yaml) -> String {
+    key_name(key).into_owned()
 }
 
-pub(super) fn key_text(key: &Yaml) -> String {
+/// How a key is named in paths and messages.
+pub(super) fn key_name(key: &Yaml) -> Cow<'_, str> {
     match key {
-        Yaml::String(s) => s.clone(),
-        Yaml::Number(n) => n.to_string(),
-        Yaml::Bool(b) => b.to_string(),
-        Yaml::Null => "null".to_owned(),
-        _ => "(a complex key)".to_owned(),
+        Yaml::String(s) => Cow::Borrowed(s),
+        Yaml::Number(n) => Cow::Owned(n.to_string()),
+        Yaml::Bool(b) => Cow::Owned(b.to_string()),
+        Yaml::Null => Cow::Borrowed("null"),
+        _ => Cow::Borrowed("(a complex key)"),
     }
 }

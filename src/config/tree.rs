@@ -14,9 +14,9 @@ use saphyr_parser::{Event, ScalarStyle};
 use serde_yaml::{Mapping, Value};
 
 use super::bounds;
-use super::positions::Positions;
+use super::positions::{self, Positions};
 use super::problem::{Position, Problem};
-use super::shape::key_text;
+use super::shape::key_name;
 use crate::secrets::looks_secret;
 
 /// What one read of a file gives.
@@ -145,9 +145,11 @@ impl Builder {
         let (path, key) = match self.stack.last() {
             None => (Some(String::new()), None),
             Some(parent) => match (&parent.path, &parent.children) {
-                (Some(path), Some(Children::Sequence(items))) => (Some(item(path, items.len())), None),
+                (Some(path), Some(Children::Sequence(items))) => {
+                    (Some(positions::item(path, items.len())), None)
+                }
                 (Some(path), Some(Children::Mapping(_, Some((key, key_at))))) => {
-                    (Some(child(path, key)), Some(*key_at))
+                    (Some(positions::child(path, &key_name(key))), Some(*key_at))
                 }
                 // Inside a mapping's key, or the key itself.
                 _ => (None, None),
@@ -270,31 +272,6 @@ impl Builder {
         }
         Ok(())
     }
-}
-
-/// The path of the value of `key` in the mapping at `path`.
-fn child(path: &str, key: &Value) -> String {
-    let name = match key {
-        Value::String(name) => std::borrow::Cow::Borrowed(name.as_str()),
-        other => std::borrow::Cow::Owned(key_text(other)),
-    };
-    if path.is_empty() {
-        return name.into_owned();
-    }
-    let mut out = String::with_capacity(path.len() + 1 + name.len());
-    out.push_str(path);
-    out.push('.');
-    out.push_str(&name);
-    out
-}
-
-/// The path of item `index` of the sequence at `path`.
-fn item(path: &str, index: usize) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(path.len() + 8);
-    out.push_str(path);
-    let _ = write!(out, "[{index}]");
-    out
 }
 
 fn duplicate(key: &Value, at: Position) -> Problem {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::parse::Parsed;
-use super::positions::Positions;
+use super::positions::{Positions, child, item};
 use super::problem::{Position, Problem};
 use super::raw::{RawSecret, RawSlack, RawWebhook};
 use super::shape::truncated;
@@ -152,18 +152,18 @@ impl Check<'_> {
     }
 
     fn webhook(&mut self, index: usize, raw: RawWebhook) -> Option<Webhook> {
-        let path = format!("webhooks[{index}]");
+        let path = item("webhooks", index);
         let before = self.problems.len();
         let name = raw.name.as_deref().unwrap_or_default().trim().to_owned();
-        self.printable(&format!("{path}.name"), &name);
+        self.printable(&child(&path, "name"), &name);
         if let Some(channel) = &raw.channel {
-            self.printable(&format!("{path}.channel"), channel);
+            self.printable(&child(&path, "channel"), channel);
         }
         if raw.name.is_some() && name.is_empty() {
             self.report(
                 Problem::new(
                     "empty-name",
-                    self.positions.value(&format!("{path}.name")),
+                    self.positions.value(&child(&path, "name")),
                     format!("`{path}.name` is empty"),
                 )
                 .help("give the webhook a display name, such as `name: General Alerts`"),
@@ -173,11 +173,11 @@ impl Check<'_> {
         if let Some(id) = &id {
             let field = if raw.id.is_some() { "id" } else { "name" };
             self.ids
-                .push((id.clone(), self.positions.value(&format!("{path}.{field}"))));
+                .push((id.clone(), self.positions.value(&child(&path, field))));
         }
         if raw.channel.as_deref().is_some_and(|c| c.trim().is_empty()) {
             self.report(
-                Problem::new("empty-channel", self.positions.value(&format!("{path}.channel")), format!("`{path}.channel` is empty"))
+                Problem::new("empty-channel", self.positions.value(&child(&path, "channel")), format!("`{path}.channel` is empty"))
                     .help("write the channel the webhook posts to, such as `channel: \"#alerts\"`, or remove the key"),
             );
         }
@@ -190,7 +190,7 @@ impl Check<'_> {
         let url = raw
             .url
             .as_ref()
-            .and_then(|url| self.sealed(url, &format!("{path}.url"), "webhook URL"));
+            .and_then(|url| self.sealed(url, &child(&path, "url"), "webhook URL"));
         // A missing name or url was reported by the structural pass.
         if self.problems.len() > before || raw.name.is_none() {
             return None;
@@ -212,7 +212,7 @@ impl Check<'_> {
                 self.report(
                     Problem::new(
                         "invalid-id",
-                        self.positions.value(&format!("{path}.name")),
+                        self.positions.value(&child(path, "name")),
                         format!("no id can be derived from the name `{}`", truncated(name, 40)),
                     )
                     .help("add an `id:` of a-z, 0-9 and '-'"),
@@ -228,7 +228,7 @@ impl Check<'_> {
             self.report(
                 Problem::new(
                     "invalid-id",
-                    self.positions.value(&format!("{path}.id")),
+                    self.positions.value(&child(path, "id")),
                     format!("`{}` is not a valid webhook id", truncated(id, 70)),
                 )
                 .help(format!(
@@ -290,7 +290,7 @@ impl Check<'_> {
                     digest: super::digest(&sealed.age),
                     armored: sealed.age.clone(),
                     field: path.to_owned(),
-                    at: self.positions.key(&format!("{path}.age")),
+                    at: self.positions.key(&child(path, "age")),
                 };
                 self.sealed.push(sealed.clone());
                 Some(sealed)
