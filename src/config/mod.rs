@@ -38,7 +38,7 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
 /// A desired-state file that passed every check that needs no key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// The file's name as the user gave it, for messages.
     pub file: String,
@@ -53,6 +53,22 @@ pub struct Config {
     pub routing: Routing,
     /// The routes' `mentions:` entries, with their positions, for the directory check.
     pub route_mentions: Vec<Mention>,
+}
+
+/// The text is left out: its comments are the user's, and may hold anything.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("file", &self.file)
+            .field("digest", &self.digest)
+            .field("text", &format_args!("({} bytes)", self.text.len()))
+            .field("recipients", &self.recipients)
+            .field("slack", &self.slack)
+            .field("webhooks", &self.webhooks)
+            .field("routing", &self.routing)
+            .field("route_mentions", &self.route_mentions)
+            .finish()
+    }
 }
 
 impl Config {

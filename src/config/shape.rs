@@ -14,7 +14,10 @@ use serde_yaml::Value as Yaml;
 
 use super::positions::{Positions, child, item};
 use super::problem::{Position, Problem};
-use crate::secrets::looks_secret;
+use crate::secrets::plain_name;
+
+/// What a message says in place of a name it does not repeat.
+pub(super) const NOT_SHOWN: &str = "(not repeated here: it may be part of a secret)";
 
 /// Reports unknown keys, missing keys and wrongly typed values of `document` against
 /// `schema`, and takes them out of `document`.
@@ -241,10 +244,15 @@ fn unknown_key(name: &str, path: &str, known: &[&str], at: Position) -> Problem 
         )
         .help("write the keys out in each entry");
     }
-    let shown = if looks_secret(name) {
-        "(a value that looks like a secret)".to_owned()
-    } else {
+    let suggestion = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let shown = if plain_name(name) {
         format!("`{}`", truncated(name, 40))
+    } else {
+        NOT_SHOWN.to_owned()
     };
     let problem = Problem::new("unknown-key", at, format!("unknown key {shown} {place}"));
     if name == "age"
@@ -254,11 +262,6 @@ fn unknown_key(name: &str, path: &str, known: &[&str], at: Position) -> Problem 
             "an `age:` block belongs under `{key}:`: indent it two spaces further than `{key}:`"
         ));
     }
-    let suggestion = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
     match suggestion {
         Some((_, k)) => problem.help(format!("did you mean `{k}`?")),
         None => problem.help(format!(

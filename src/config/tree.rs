@@ -16,8 +16,8 @@ use serde_yaml::{Mapping, Value};
 use super::bounds;
 use super::positions::{self, Positions};
 use super::problem::{Position, Problem};
-use super::shape::key_name;
-use crate::secrets::looks_secret;
+use super::shape::{NOT_SHOWN, key_name};
+use crate::secrets::plain_name;
 
 /// What one read of a file gives.
 #[derive(Debug)]
@@ -276,8 +276,8 @@ impl Builder {
 
 fn duplicate(key: &Value, at: Position) -> Problem {
     let which = match key {
-        Value::String(s) if looks_secret(s) => "with a key that looks like a secret".to_owned(),
-        Value::String(s) => format!("with key {s:?}"),
+        Value::String(s) if plain_name(s) => format!("with key {s:?}"),
+        Value::String(_) => format!("with a key {NOT_SHOWN}"),
         Value::Null => "with null key".to_owned(),
         Value::Bool(b) => format!("with key `{b}`"),
         Value::Number(n) => format!("with key {n}"),

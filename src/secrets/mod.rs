@@ -69,6 +69,18 @@ pub fn looks_secret(text: &str) -> bool {
         || text.contains("-----BEGIN")
 }
 
+/// Whether a name the user wrote (an unknown or a repeated key) may be repeated in a
+/// message: a lower-case word of at most 40 characters, such as `webhoks` or
+/// `bot-token`. Secrets are long and mixed-case (a webhook URL's last segment, a
+/// token's, an age key), so a name that may be a piece of one is not repeated.
+pub fn plain_name(name: &str) -> bool {
+    name.len() <= 40
+        && !looks_secret(name)
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | ' '))
+}
+
 /// `sha256:<hex>` of a secret: lets a plan see that a secret changed without keeping it.
 /// Webhook URLs and tokens carry well over 100 bits of randomness, so the digest
 /// reveals nothing that could be guessed back.
