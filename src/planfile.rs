@@ -16,7 +16,7 @@ use crate::plan::Plan;
 pub const FORMAT_VERSION: u32 = 1;
 const KIND: &str = "hookwarden-plan";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SavedPlan {
     pub kind: String,
     pub format_version: u32,
@@ -28,6 +28,22 @@ pub struct SavedPlan {
     pub config: String,
     pub state_serial: u64,
     pub plan: Plan,
+}
+
+/// The file's text is left out, as [`Config`]'s Debug leaves it out.
+impl std::fmt::Debug for SavedPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedPlan")
+            .field("kind", &self.kind)
+            .field("format_version", &self.format_version)
+            .field("hookwarden_version", &self.hookwarden_version)
+            .field("config_file", &self.config_file)
+            .field("config_digest", &self.config_digest)
+            .field("config", &format_args!("({} bytes)", self.config.len()))
+            .field("state_serial", &self.state_serial)
+            .field("plan", &self.plan)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

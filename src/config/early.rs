@@ -26,7 +26,6 @@ pub struct Early {
     by_hash: HashMap<u64, usize>,
     hasher: RandomState,
     next: AtomicUsize,
-    stop: AtomicBool,
 }
 
 impl Early {
@@ -64,24 +63,19 @@ impl Early {
             by_hash,
             hasher,
             next: AtomicUsize::new(0),
-            stop: AtomicBool::new(false),
         }
     }
 
-    /// Decrypts blocks no other thread has taken, until none is left or [`Early::stop`].
-    pub fn work(&self, keyring: &Keyring) {
-        while !self.stop.load(Ordering::Relaxed) {
+    /// Decrypts blocks no other thread has taken, until none is left or `stop` is set
+    /// (the file has problems: nothing more is worth decrypting).
+    pub fn work(&self, keyring: &Keyring, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some((block, slot)) = self.blocks.get(i) else {
                 return;
             };
             let _ = slot.set(decrypt(block, keyring).ok());
         }
-    }
-
-    /// Nothing more is worth decrypting: the file has problems.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// The plaintext of `armored`, if it was decrypted early.
@@ -119,7 +113,7 @@ mod tests {
         let from_yaml = parsed["webhooks"][0]["url"]["age"].as_str().expect("a block");
 
         let early = Early::scan(&text, &HashSet::new());
-        early.work(&keyring);
+        early.work(&keyring, &AtomicBool::new(false));
         assert_eq!(early.blocks.len(), 1, "the flow scalar is left to the parser");
         assert_eq!(
             early.get(from_yaml).map(Secret::expose),

@@ -23,6 +23,7 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use problem::{Position, Problem, Report};
@@ -289,6 +290,7 @@ pub fn parse_bytes(file: &str, bytes: Vec<u8>) -> Result<Config, Report> {
 }
 
 /// [`parse`] then [`open`], against `applied`: what it holds unchanged is not decrypted.
+#[cfg(test)]
 pub fn parse_open(
     file: &str,
     text: &str,
@@ -336,14 +338,16 @@ where
         let state = state();
         let known = Known::read(&state);
         let config = check(file, text, reading, &known.digests()).map_err(Refused::File)?;
-        let desired = open(&config, keyring, &known).map_err(Refused::File)?;
         drop(known);
-        return Ok((state.map_err(Refused::State)?, config, desired));
+        let state = state.map_err(Refused::State)?;
+        let desired = open(&config, keyring, &Known::of(state.borrow())).map_err(Refused::File)?;
+        return Ok((state, config, desired));
     }
     let early = OnceLock::new();
+    let stop = AtomicBool::new(false);
     let (state, config) = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let early = &early;
+        let (early, stop) = (&early, &stop);
         let worker = scope.spawn(move || {
             let state = state();
             let skip: Option<HashSet<String>> = state.as_ref().ok().map(|s| {
@@ -355,10 +359,12 @@ where
             });
             // The file's reader waits for the state; it drops the receiver on a panic.
             let _ = sender.send(state);
-            if let Some(skip) = skip {
+            if let Some(skip) = skip
+                && !stop.load(Ordering::Relaxed)
+            {
                 early
                     .get_or_init(|| early::Early::scan(text, &skip))
-                    .work(keyring);
+                    .work(keyring, stop);
             }
         });
         let reading = read_yaml(text);
@@ -368,12 +374,12 @@ where
         let known = Known::read(&state);
         let config = check(file, text, reading, &known.digests());
         drop(known);
+        if config.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
         // The scan has long finished; should it not have, the worker decrypts alone.
         if let Some(early) = early.get() {
-            if config.is_err() {
-                early.stop();
-            }
-            early.work(keyring);
+            early.work(keyring, stop);
         }
         worker.join().expect("a decryption thread does not panic");
         (state, config)

@@ -249,8 +249,11 @@ fn unknown_key(name: &str, path: &str, known: &[&str], at: Position) -> Problem 
         .map(|k| (strsim::jaro_winkler(name, k), k))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0));
-    let shown = if plain_name(name) {
-        format!("`{}`", truncated(name, 40))
+    // A name at most two edits from a known key is a typo of it, in any case (`Webhooks`):
+    // it holds nothing the key does not.
+    let typo = suggestion.is_some_and(|(_, k)| strsim::levenshtein(name, k) <= 2);
+    let shown = if plain_name(name) || typo {
+        format!("`{name}`")
     } else {
         NOT_SHOWN.to_owned()
     };

@@ -86,7 +86,9 @@ fn rules_checked_without_a_key() {
         ("a secret where an entry belongs", format!("version: 1\nwebhooks:\n  - {URL}\n"), vec![("invalid-type", 3, 5, "`webhooks[0]` must be a mapping, not a string")]),
         ("a secret as a key", format!("version: 1\nwebhooks:\n  - {{name: Ops, {URL}: 1, url: {ok}}}\n"), vec![("unknown-key", 3, 17, "unknown key (not repeated here: it may be part of a secret) in `webhooks[0]`")]),
         ("a piece of a token as a key", "version: 1\nb-0000-FAKEsecretFAKEoxb-0000: 1\nwebhooks: []\n".into(), vec![("unknown-key", 2, 1, "unknown key (not repeated here: it may be part of a secret) at the top level")]),
-        ("a typo in another case", "version: 1\nWebhooks: []\n".into(), vec![("unknown-key", 2, 1, "unknown key (not repeated here: it may be part of a secret) at the top level")]),
+        ("a typo in another case", "version: 1\nWebhooks: []\n".into(), vec![("unknown-key", 2, 1, "unknown key `Webhooks` at the top level")]),
+        ("a known key with a token after it", "version: 1\nslack:\n  bot_token xoxb-0000-FAKEsecret: 1\n".into(), vec![("unknown-key", 3, 3, "unknown key (not repeated here: it may be part of a secret) in `slack`")]),
+        ("a key repeated, not plain", "version: 1\nB-0000-FAKEsecret: 1\nB-0000-FAKEsecret: 2\n".into(), vec![("yaml-syntax", 3, 1, "invalid YAML: duplicate entry with a key (not repeated here: it may be part of a secret)")]),
         ("a private key as a recipient", "version: 1\nrecipients: [AGE-SECRET-KEY-1FAKEFAKE]\n".into(), vec![("invalid-recipient", 2, 14, "a private key or secret (never list one as a recipient; list its public key, as `age-keygen -y` prints it) is not an age recipient")]),
         ("merge keys", "version: 1\n<<: {webhooks: []}\n".into(), vec![("unknown-key", 2, 1, "YAML merge keys (`<<`) are not supported at the top level")]),
         ("unknown key, top level", "version: 1\nwebhook: []\n".into(), vec![("unknown-key", 2, 1, "unknown key `webhook` at the top level")]),
@@ -670,8 +672,18 @@ fn the_file_and_the_state_are_read_side_by_side_the_file_s_problems_first() {
             Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
             other => panic!("{count} webhooks: {other:?}"),
         }
+        // Nothing is decrypted without the state: a key that opens nothing gets as far.
+        match super::parse_open_against("f.yaml", &text, &stranger(), down) {
+            Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
+            other => panic!("{count} webhooks: {other:?}"),
+        }
         let broken = text.replacen("name: Hook 1\n", "name: [Hook 1\n", 1);
         match super::parse_open_against("f.yaml", &broken, keyring(), down) {
+            Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
+            other => panic!("{count} webhooks: {other:?}"),
+        }
+        let new_state = || Ok::<_, &str>(Applied::default());
+        match super::parse_open_against("f.yaml", &broken, keyring(), new_state) {
             Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
             other => panic!("{count} webhooks: {other:?}"),
         }

@@ -161,6 +161,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_plain_lower_case_names_are_repeated() {
+        for plain in [
+            "webhoks",
+            "bot-token",
+            "directory_sync_interval",
+            "hook 2",
+            "v1.2",
+        ] {
+            assert!(plain_name(plain), "{plain}");
+        }
+        for not in [
+            "Webhooks",
+            "b-0000-FAKEsecretFAKE",
+            "xoxb-0000-fake",
+            "https://hooks.slack.com/x",
+            "age-secret-key-1fake",
+            "a\u{1}b",
+            &"x".repeat(41),
+        ] {
+            assert!(!plain_name(not), "{not}");
+        }
+    }
+
+    #[test]
     fn digests_are_sha256_in_lower_case_hex() {
         assert_eq!(
             sha256(b"abc"),
