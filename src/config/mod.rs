@@ -206,13 +206,6 @@ impl<'a> Known<'a> {
         }
     }
 
-    /// [`Known::of`] the state read, or nothing when it could not be read.
-    fn read<S: std::borrow::Borrow<Applied>, E>(state: &'a Result<S, E>) -> Self {
-        state
-            .as_ref()
-            .map_or_else(|_| Known::default(), |s| Known::of(s.borrow()))
-    }
-
     /// The applied webhook `id`, when it was applied from the ciphertext of `digest`.
     fn webhook(&self, id: &str, digest: &str) -> Option<&'a AppliedWebhook> {
         self.webhooks
@@ -225,16 +218,22 @@ impl<'a> Known<'a> {
         self.token
             .filter(|t| t.secret.ciphertext_digest.as_deref() == Some(digest))
     }
+}
 
-    /// Every recorded ciphertext digest, for the early decryption to pass over.
-    fn digests(&self) -> HashSet<&'a str> {
-        self.webhooks
-            .values()
-            .map(|w| &w.url)
-            .chain(self.token.map(|t| &t.secret))
-            .filter_map(|s| s.ciphertext_digest.as_deref())
-            .collect()
-    }
+/// Every ciphertext digest `state` recorded (none when it could not be read): the blocks
+/// the armor checks and the early decryption pass over.
+fn recorded_digests<S: std::borrow::Borrow<Applied>, E>(state: &Result<S, E>) -> HashSet<&str> {
+    let Ok(applied) = state else {
+        return HashSet::new();
+    };
+    let applied = applied.borrow();
+    applied
+        .webhooks
+        .iter()
+        .map(|w| &w.url)
+        .chain(applied.token.as_ref().map(|t| &t.secret))
+        .filter_map(|s| s.ciphertext_digest.as_deref())
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -336,12 +335,8 @@ where
     if text.len() < PARALLEL_FROM {
         let reading = read_yaml(text);
         let state = state();
-        let known = Known::read(&state);
-        let config = check(file, text, reading, &known.digests()).map_err(Refused::File)?;
-        drop(known);
-        let state = state.map_err(Refused::State)?;
-        let desired = open(&config, keyring, &Known::of(state.borrow())).map_err(Refused::File)?;
-        return Ok((state, config, desired));
+        let config = check(file, text, reading, &recorded_digests(&state));
+        return opened(config, state, keyring, None);
     }
     let early = OnceLock::new();
     let stop = AtomicBool::new(false);
@@ -350,13 +345,9 @@ where
         let (early, stop) = (&early, &stop);
         let worker = scope.spawn(move || {
             let state = state();
-            let skip: Option<HashSet<String>> = state.as_ref().ok().map(|s| {
-                Known::of(s.borrow())
-                    .digests()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect()
-            });
+            let skip: Option<HashSet<String>> = state
+                .is_ok()
+                .then(|| recorded_digests(&state).into_iter().map(str::to_owned).collect());
             // The file's reader waits for the state; it drops the receiver on a panic.
             let _ = sender.send(state);
             if let Some(skip) = skip
@@ -371,9 +362,7 @@ where
         let Ok(state) = receiver.recv() else {
             std::panic::resume_unwind(worker.join().expect_err("the state's reader panicked"));
         };
-        let known = Known::read(&state);
-        let config = check(file, text, reading, &known.digests());
-        drop(known);
+        let config = check(file, text, reading, &recorded_digests(&state));
         if config.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -384,10 +373,20 @@ where
         worker.join().expect("a decryption thread does not panic");
         (state, config)
     });
+    opened(config, state, keyring, early.get())
+}
+
+/// The checked file opened against the state read, the file's problems before the
+/// state's: what was decrypted `early` is taken, the rest decrypted here.
+fn opened<S: std::borrow::Borrow<Applied>, E>(
+    config: Result<Config, Report>,
+    state: Result<S, E>,
+    keyring: &Keyring,
+    early: Option<&early::Early>,
+) -> Result<(S, Config, Desired), Refused<E>> {
     let config = config.map_err(Refused::File)?;
     let state = state.map_err(Refused::State)?;
-    let desired =
-        open_with(&config, keyring, early.get(), &Known::of(state.borrow())).map_err(Refused::File)?;
+    let desired = open_with(&config, keyring, early, &Known::of(state.borrow())).map_err(Refused::File)?;
     Ok((state, config, desired))
 }
 
