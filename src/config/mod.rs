@@ -296,7 +296,9 @@ pub fn parse_open(
     keyring: &Keyring,
     applied: &Applied,
 ) -> Result<(Config, Desired), Report> {
-    match parse_open_against(file, text, keyring, || Ok::<_, std::convert::Infallible>(applied)) {
+    match parse_open_against(file, text.to_owned(), keyring, || {
+        Ok::<_, std::convert::Infallible>(applied)
+    }) {
         Ok((_, config, desired)) => Ok((config, desired)),
         Err(Refused::File(report)) => Err(report),
         Err(Refused::State(never)) => match never {},
@@ -315,10 +317,10 @@ pub enum Refused<E> {
 /// [`parse`] then [`open`], against the applied state that `state` reads: what it holds
 /// unchanged is not decrypted. For a large file the state is read while the file is,
 /// and then the secrets the state does not hold are decrypted on every core while the
-/// file is still being checked (see [`early`]).
+/// file is still being checked (see [`early`]). `text` becomes the config's.
 pub fn parse_open_against<S, E>(
     file: &str,
-    text: &str,
+    text: String,
     keyring: &Keyring,
     state: impl FnOnce() -> Result<S, E> + Send,
 ) -> Result<(S, Config, Desired), Refused<E>>
@@ -326,23 +328,24 @@ where
     S: std::borrow::Borrow<Applied> + Send,
     E: Send,
 {
-    bounds::check_size(text).map_err(|problem| {
+    bounds::check_size(&text).map_err(|problem| {
         Refused::File(Report {
             file: file.to_owned(),
             problems: vec![problem],
         })
     })?;
     if text.len() < PARALLEL_FROM {
-        let reading = read_yaml(text);
+        let reading = read_yaml(&text);
         let state = state();
-        let config = check(file, text, reading, &recorded_digests(&state));
-        return opened(config, state, keyring, None);
+        let applied = recorded_digests(&state);
+        let config = check(file, &text, reading, &|s| applied.contains(s.digest.as_str()));
+        return opened(config, text, state, keyring, None);
     }
     let early = OnceLock::new();
     let stop = AtomicBool::new(false);
     let (state, config) = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let (early, stop) = (&early, &stop);
+        let (early, stop, text) = (&early, &stop, text.as_str());
         let worker = scope.spawn(move || {
             let state = state();
             let skip: Option<HashSet<String>> = state
@@ -362,7 +365,12 @@ where
         let Ok(state) = receiver.recv() else {
             std::panic::resume_unwind(worker.join().expect_err("the state's reader panicked"));
         };
-        let config = check(file, text, reading, &recorded_digests(&state));
+        let applied = recorded_digests(&state);
+        // A block decrypted early has a valid armor and header.
+        let decrypted = |s: &Sealed| early.get().is_some_and(|e| e.get(&s.armored).is_some());
+        let config = check(file, text, reading, &|s| {
+            applied.contains(s.digest.as_str()) || decrypted(s)
+        });
         if config.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -373,18 +381,20 @@ where
         worker.join().expect("a decryption thread does not panic");
         (state, config)
     });
-    opened(config, state, keyring, early.get())
+    opened(config, text, state, keyring, early.get())
 }
 
-/// The checked file opened against the state read, the file's problems before the
-/// state's: what was decrypted `early` is taken, the rest decrypted here.
+/// The checked file (of `text`) opened against the state read, the file's problems
+/// before the state's: what was decrypted `early` is taken, the rest decrypted here.
 fn opened<S: std::borrow::Borrow<Applied>, E>(
     config: Result<Config, Report>,
+    text: String,
     state: Result<S, E>,
     keyring: &Keyring,
     early: Option<&early::Early>,
 ) -> Result<(S, Config, Desired), Refused<E>> {
-    let config = config.map_err(Refused::File)?;
+    let mut config = config.map_err(Refused::File)?;
+    config.text = text;
     let state = state.map_err(Refused::State)?;
     let desired = open_with(&config, keyring, early, &Known::of(state.borrow())).map_err(Refused::File)?;
     Ok((state, config, desired))
@@ -406,7 +416,9 @@ const PARALLEL_FROM: usize = 32 * 1024;
 
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
-    check(file, text, read_yaml(text), &HashSet::new())
+    let mut config = check(file, text, read_yaml(text), &|_| false)?;
+    text.clone_into(&mut config.text);
+    Ok(config)
 }
 
 /// The one read of a file's YAML, and the digest of its bytes.
@@ -435,8 +447,13 @@ fn read_yaml(text: &str) -> Reading {
 }
 
 /// Checks what `reading` read of `text`, passing over the armor checks of the
-/// ciphertexts whose digest is in `applied` (applied before, byte for byte).
-fn check(file: &str, text: &str, reading: Reading, applied: &HashSet<&str>) -> Result<Config, Report> {
+/// ciphertexts that `checked` accepts (applied before byte for byte, or decrypted).
+fn check(
+    file: &str,
+    text: &str,
+    reading: Reading,
+    checked: &(dyn Fn(&Sealed) -> bool + Sync),
+) -> Result<Config, Report> {
     let report = |problems| Report {
         file: file.to_owned(),
         problems,
@@ -447,12 +464,11 @@ fn check(file: &str, text: &str, reading: Reading, applied: &HashSet<&str>) -> R
         None => parse::document(text),
     };
     let (parsed, mut problems) = parse::parse(document, &read.positions);
-    let config = validate::validate(file, text, parsed, &read.positions, applied, &mut problems);
+    let config = validate::validate(file, text, parsed, &read.positions, checked, &mut problems);
     problems.sort_by_key(|p| (p.at.line, p.at.column));
     match config {
         Some(mut config) if problems.is_empty() => {
             config.digest = reading.digest;
-            text.clone_into(&mut config.text);
             Ok(config)
         }
         _ => Err(report(problems)),

@@ -116,6 +116,14 @@ fn rules_checked_without_a_key() {
         ("plaintext url", format!("version: 1\nwebhooks:\n  - name: Ops\n    url: {URL}\n"), vec![("plaintext-secret", 4, 5, "`webhooks[0].url` is not encrypted: the webhook URL must be an age-encrypted secret")]),
         ("plaintext token", "version: 1\nslack:\n  bot_token: xoxb-fake\n".into(), vec![("plaintext-secret", 3, 3, "`slack.bot_token` is not encrypted: the bot token must be an age-encrypted secret")]),
         ("malformed age block", "version: 1\nwebhooks:\n  - name: Ops\n    url:\n      age: |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        AAAA\n        -----END AGE ENCRYPTED FILE-----\n".into(), vec![("malformed-ciphertext", 5, 7, "`webhooks[0].url.age` is not a valid armored age ciphertext: its header is not valid: Header is invalid")]),
+        ("malformed age block of an entry with another problem", "version: 1\nwebhooks:\n  - name: \"  \"\n    url: {age: x}\n".into(), vec![
+            ("empty-name", 3, 11, "`webhooks[0].name` is empty"),
+            ("malformed-ciphertext", 4, 11, "`webhooks[0].url.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"),
+        ]),
+        ("malformed token beside a bad api url", "version: 1\nslack:\n  api_url: http://slack.com/api\n  bot_token: {age: x}\n".into(), vec![
+            ("invalid-api-url", 3, 12, "`slack.api_url` must be an https URL"),
+            ("malformed-ciphertext", 4, 15, "`slack.bot_token.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"),
+        ]),
         ("invalid recipient", "version: 1\nrecipients: [age1nope]\n".into(), vec![("invalid-recipient", 2, 14, "`age1nope` is not an age recipient")]),
         ("api url not https", "version: 1\nslack:\n  api_url: http://slack.com/api\n".into(), vec![("invalid-api-url", 3, 12, "`slack.api_url` must be an https URL")]),
         ("sync interval", "version: 1\nslack:\n  directory_sync_interval: 5s\n".into(), vec![("invalid-interval", 3, 28, "`5s` is not a sync interval of at least one minute")]),
@@ -656,9 +664,10 @@ fn the_file_and_the_state_are_read_side_by_side_the_file_s_problems_first() {
         let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
         let applied = applied_from(&desired);
 
-        let (got, _, opened) =
-            super::parse_open_against("f.yaml", &text, &stranger(), || Ok::<_, &str>(applied.clone()))
-                .expect("nothing decrypted");
+        let (got, _, opened) = super::parse_open_against("f.yaml", text.clone(), &stranger(), || {
+            Ok::<_, &str>(applied.clone())
+        })
+        .expect("nothing decrypted");
         assert_eq!(got, applied, "{count} webhooks: the state read is given back");
         assert!(
             opened
@@ -668,27 +677,27 @@ fn the_file_and_the_state_are_read_side_by_side_the_file_s_problems_first() {
         );
 
         let down = || Err::<Applied, _>("the database is away");
-        match super::parse_open_against("f.yaml", &text, keyring(), down) {
+        match super::parse_open_against("f.yaml", text.clone(), keyring(), down) {
             Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         // Nothing is decrypted without the state: a key that opens nothing gets as far.
-        match super::parse_open_against("f.yaml", &text, &stranger(), down) {
+        match super::parse_open_against("f.yaml", text.clone(), &stranger(), down) {
             Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         let broken = text.replacen("name: Hook 1\n", "name: [Hook 1\n", 1);
-        match super::parse_open_against("f.yaml", &broken, keyring(), down) {
+        match super::parse_open_against("f.yaml", broken.clone(), keyring(), down) {
             Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         let new_state = || Ok::<_, &str>(Applied::default());
-        match super::parse_open_against("f.yaml", &broken, keyring(), new_state) {
+        match super::parse_open_against("f.yaml", broken.clone(), keyring(), new_state) {
             Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         let invalid = text.replacen("name: Hook 1\n", "name: ''\n", 1);
-        match super::parse_open_against("f.yaml", &invalid, keyring(), down) {
+        match super::parse_open_against("f.yaml", invalid.clone(), keyring(), down) {
             Err(super::Refused::File(report)) => assert!(!report.problems.is_empty()),
             other => panic!("{count} webhooks: {other:?}"),
         }

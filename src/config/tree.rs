@@ -14,7 +14,7 @@ use saphyr_parser::{Event, ScalarStyle};
 use serde_yaml::{Mapping, Value};
 
 use super::bounds;
-use super::positions::{self, Positions};
+use super::positions::Positions;
 use super::problem::{Position, Problem};
 use super::shape::{NOT_SHOWN, key_name};
 use crate::secrets::plain_name;
@@ -61,12 +61,12 @@ pub fn read(text: &str) -> Result<Read, Problem> {
                 builder.tagged |= tag.is_some();
                 // A tagged document's values are serde_yaml's: this one only places them.
                 let value = if style == ScalarStyle::Plain && !builder.tagged {
-                    resolve(&value).ok_or_else(|| out_of_range(at))?
+                    resolve(value).ok_or_else(|| out_of_range(at))?
                 } else {
                     Value::String(value.into_owned())
                 };
                 let node = builder.open(at, anchor);
-                builder.close(node, value)?;
+                builder.close(&node, value)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 builder.tagged |= tag.is_some();
@@ -83,7 +83,7 @@ pub fn read(text: &str) -> Result<Read, Problem> {
                     Some(Children::Mapping(mapping, _)) => Value::Mapping(mapping),
                     None => unreachable!("a collection node has children"),
                 };
-                builder.close(node, value)?;
+                builder.close(&node, value)?;
             }
             Event::Alias(anchor) => builder.alias(at, anchor)?,
             _ => {}
@@ -98,8 +98,9 @@ pub fn read(text: &str) -> Result<Read, Problem> {
 
 /// A node being read: where it goes, and its children so far for a collection.
 struct Open {
-    /// Its path (`webhooks[2].url`); `None` inside a mapping's key, which is not indexed.
-    path: Option<String>,
+    /// Its path (`webhooks[2].url`) is `Builder::path[..end]` and its parent's
+    /// `[..start]`, as `(start, end)`; `None` inside a mapping's key, which is not indexed.
+    path: Option<(usize, usize)>,
     /// Where its key starts, for a mapping's value.
     key: Option<Position>,
     at: Position,
@@ -124,6 +125,8 @@ struct Anchored {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
+    /// The path of the node being read, each open node's a prefix of it.
+    path: String,
     root: Option<Value>,
     positions: Positions,
     /// The positions indexed inside the anchored nodes being read, in order: (path,
@@ -142,14 +145,25 @@ struct Builder {
 impl Builder {
     /// A node starting `at`, placed by its parent.
     fn open(&mut self, at: Position, anchor: usize) -> Open {
+        use std::fmt::Write as _;
         let (path, key) = match self.stack.last() {
-            None => (Some(String::new()), None),
-            Some(parent) => match (&parent.path, &parent.children) {
-                (Some(path), Some(Children::Sequence(items))) => {
-                    (Some(positions::item(path, items.len())), None)
+            None => {
+                self.path.clear();
+                (Some((0, 0)), None)
+            }
+            Some(parent) => match (parent.path, &parent.children) {
+                (Some((_, end)), Some(Children::Sequence(items))) => {
+                    self.path.truncate(end);
+                    let _ = write!(self.path, "[{}]", items.len());
+                    (Some((end, self.path.len())), None)
                 }
-                (Some(path), Some(Children::Mapping(_, Some((key, key_at))))) => {
-                    (Some(positions::child(path, &key_name(key))), Some(*key_at))
+                (Some((_, end)), Some(Children::Mapping(_, Some((key, key_at))))) => {
+                    self.path.truncate(end);
+                    if end > 0 {
+                        self.path.push('.');
+                    }
+                    self.path.push_str(&key_name(key));
+                    (Some((end, self.path.len())), Some(*key_at))
                 }
                 // Inside a mapping's key, or the key itself.
                 _ => (None, None),
@@ -175,14 +189,14 @@ impl Builder {
     }
 
     /// `node`, read whole as `value`: indexed, kept if anchored, and given to its parent.
-    fn close(&mut self, node: Open, value: Value) -> Result<(), Problem> {
-        let path_len = node.path.as_ref().map(String::len);
-        if let Some(path) = node.path {
-            self.index(path, node.key, node.at)?;
+    fn close(&mut self, node: &Open, value: Value) -> Result<(), Problem> {
+        if let Some((start, end)) = node.path {
+            self.index_own(end, node.key, node.at)?;
+            self.path.truncate(start);
         }
         if node.anchor > 0 {
-            let positions = match path_len {
-                Some(len) => self.indexed[node.indexed_from..]
+            let positions = match node.path {
+                Some((_, len)) => self.indexed[node.indexed_from..]
                     .iter()
                     .map(|(p, k, v)| (p[len..].to_owned(), *k, *v))
                     .collect(),
@@ -215,7 +229,8 @@ impl Builder {
             );
         };
         let value = anchored.value.clone();
-        if let Some(path) = &node.path {
+        if let Some((start, end)) = node.path {
+            let path = &self.path[..end];
             let moved: Vec<_> = anchored
                 .positions
                 .iter()
@@ -225,21 +240,30 @@ impl Builder {
                 })
                 .collect();
             // The alias's own place first: an anchor inside a key has no positions.
-            self.index(path.clone(), node.key, at)?;
+            self.index_own(end, node.key, at)?;
             for (path, key, value) in moved {
-                self.index(path, key, value)?;
+                self.index(&path, key, value)?;
             }
+            self.path.truncate(start);
         }
         self.attach(value, at)
     }
 
-    fn index(&mut self, path: String, key: Option<Position>, value: Position) -> Result<(), Problem> {
+    /// Indexes the node whose path is `self.path[..end]`.
+    fn index_own(&mut self, end: usize, key: Option<Position>, value: Position) -> Result<(), Problem> {
+        let path = std::mem::take(&mut self.path);
+        let indexed = self.index(&path[..end], key, value);
+        self.path = path;
+        indexed
+    }
+
+    fn index(&mut self, path: &str, key: Option<Position>, value: Position) -> Result<(), Problem> {
         self.path_bytes += path.len();
         if self.path_bytes > bounds::MAX_PATH_BYTES {
             return Err(bounds::paths_too_long(value));
         }
         if self.anchored > 0 {
-            self.indexed.push((path.clone(), key, value));
+            self.indexed.push((path.to_owned(), key, value));
         }
         self.positions.insert(path, key, value);
         Ok(())
@@ -302,7 +326,8 @@ fn out_of_range(at: Position) -> Problem {
 
 /// A plain scalar's value, as serde_yaml resolves it; `None` for an integer wider than
 /// 64 bits, which serde_yaml refuses.
-fn resolve(scalar: &str) -> Option<Value> {
+fn resolve(text: std::borrow::Cow<'_, str>) -> Option<Value> {
+    let scalar = text.as_ref();
     match scalar {
         "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
         "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
@@ -312,7 +337,7 @@ fn resolve(scalar: &str) -> Option<Value> {
     // Most scalars are words: nothing below reads a scalar that starts with a letter
     // as anything but a string (`inf` and `nan` are not floats in YAML).
     if scalar.starts_with(|c: char| c.is_alphabetic() || c == '_') {
-        return Some(Value::String(scalar.to_owned()));
+        return Some(Value::String(text.into_owned()));
     }
     if let Some(int) = unsigned(scalar, u64::from_str_radix) {
         return Some(Value::Number(int.into()));
@@ -328,7 +353,7 @@ fn resolve(scalar: &str) -> Option<Value> {
     {
         return Some(Value::Number(float.into()));
     }
-    Some(Value::String(scalar.to_owned()))
+    Some(Value::String(text.into_owned()))
 }
 
 type Radix<T> = fn(&str, u32) -> Result<T, std::num::ParseIntError>;

@@ -1,6 +1,6 @@
 //! Raw types to the valid model: every semantic rule, every problem collected.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::parse::Parsed;
@@ -13,14 +13,14 @@ use crate::secrets::{Recipients, check_armor, shown_recipient};
 
 pub const MAX_ID_LEN: usize = 64;
 
-/// Ciphertexts whose digest is in `applied` are byte for byte ones applied before, which
-/// passed every check then: their armor is not checked again.
+/// The armor of a ciphertext that `checked` accepts is not checked again: one applied
+/// before byte for byte, which passed every check then, or one already decrypted.
 pub fn validate(
     file: &str,
     text: &str,
     parsed: Parsed,
     positions: &Positions,
-    applied: &HashSet<&str>,
+    checked: &(dyn Fn(&Sealed) -> bool + Sync),
     problems: &mut Vec<Problem>,
 ) -> Option<Config> {
     let mut check = Check {
@@ -28,15 +28,15 @@ pub fn validate(
         positions,
         problems,
         ids: Vec::new(),
-        sealed: Vec::new(),
+        unplaced: Vec::new(),
     };
-    let top = parsed.top;
+    let mut top = parsed.top;
     if let Some(top) = &top {
         // A missing or wrongly typed version was reported by the structural pass.
         check.version(top.version.unwrap_or(1));
         check.recipients(&top.recipients);
     }
-    let slack = check.slack(top.as_ref().and_then(|t| t.slack.as_ref()));
+    let slack = check.slack(top.as_mut().and_then(|t| t.slack.as_mut()));
     let webhooks: Vec<Webhook> = parsed
         .webhooks
         .into_iter()
@@ -45,7 +45,12 @@ pub fn validate(
     check.unique_ids();
     let webhook_ids: Vec<String> = check.ids.iter().map(|(id, _)| id.clone()).collect();
     let (routing, route_mentions) = check.routing(parsed.routes, parsed.templates, &webhook_ids);
-    check.armors(applied);
+    let unplaced = std::mem::take(&mut check.unplaced);
+    let sealed = unplaced
+        .iter()
+        .chain(slack.as_ref().and_then(|s| s.bot_token.as_ref()))
+        .chain(webhooks.iter().map(|w| &w.url));
+    check.armors(&sealed.collect::<Vec<_>>(), checked);
     if !problems.is_empty() {
         return None;
     }
@@ -70,8 +75,9 @@ pub(super) struct Check<'a> {
     /// Every valid id seen, with where it is written (or derived from), including those
     /// of entries with other problems: a duplicate is worth knowing about either way.
     ids: Vec<(String, Position)>,
-    /// Every ciphertext, checked at the end, on every core.
-    sealed: Vec<Sealed>,
+    /// The ciphertexts of entries refused for other problems: their armor is checked at
+    /// the end with the others', on every core.
+    unplaced: Vec<Sealed>,
 }
 
 impl Check<'_> {
@@ -103,9 +109,9 @@ impl Check<'_> {
         }
     }
 
-    fn slack(&mut self, raw: Option<&RawSlack>) -> Option<Slack> {
-        let default = RawSlack::default();
-        let raw = raw.unwrap_or(&default);
+    fn slack(&mut self, raw: Option<&mut RawSlack>) -> Option<Slack> {
+        let mut default = RawSlack::default();
+        let raw = raw.unwrap_or(&mut default);
         let api_url = match &raw.api_url {
             None => Some(DEFAULT_API_URL.to_owned()),
             Some(text) => match url::Url::parse(text) {
@@ -140,14 +146,18 @@ impl Check<'_> {
                 }
             },
         };
-        let bot_token = match &raw.bot_token {
+        let bot_token = match raw.bot_token.take() {
             None => None,
             Some(secret) => Some(self.sealed(secret, "slack.bot_token", "bot token")?),
         };
+        let (Some(api_url), Some(directory_sync_interval)) = (api_url, interval) else {
+            self.unplaced.extend(bot_token);
+            return None;
+        };
         Some(Slack {
-            api_url: api_url?,
+            api_url,
             bot_token,
-            directory_sync_interval: interval?,
+            directory_sync_interval,
         })
     }
 
@@ -155,8 +165,11 @@ impl Check<'_> {
         let path = item("webhooks", index);
         let before = self.problems.len();
         let name = raw.name.as_deref().unwrap_or_default().trim().to_owned();
-        self.printable(&child(&path, "name"), &name);
-        if let Some(channel) = &raw.channel {
+        // The paths are spelled out only for a problem.
+        if !printable(&name) {
+            self.printable(&child(&path, "name"), &name);
+        }
+        if let Some(channel) = raw.channel.as_deref().filter(|c| !printable(c)) {
             self.printable(&child(&path, "channel"), channel);
         }
         if raw.name.is_some() && name.is_empty() {
@@ -189,10 +202,10 @@ impl Check<'_> {
             .collect();
         let url = raw
             .url
-            .as_ref()
             .and_then(|url| self.sealed(url, &child(&path, "url"), "webhook URL"));
         // A missing name or url was reported by the structural pass.
         if self.problems.len() > before || raw.name.is_none() {
+            self.unplaced.extend(url);
             return None;
         }
         Some(Webhook {
@@ -244,7 +257,7 @@ impl Check<'_> {
     /// Names, channels and mentions end up on terminals and in Slack: no control
     /// characters, which could rewrite what a reviewer sees.
     pub(super) fn printable(&mut self, path: &str, text: &str) -> bool {
-        if !text.chars().any(char::is_control) {
+        if printable(text) {
             return true;
         }
         self.report(
@@ -276,7 +289,7 @@ impl Check<'_> {
         })
     }
 
-    fn sealed(&mut self, secret: &RawSecret, path: &str, what: &str) -> Option<Sealed> {
+    fn sealed(&mut self, secret: RawSecret, path: &str, what: &str) -> Option<Sealed> {
         match secret {
             RawSecret::Plaintext(_) => {
                 self.report(
@@ -285,28 +298,24 @@ impl Check<'_> {
                 );
                 None
             }
-            RawSecret::Sealed(sealed) => {
-                let sealed = Sealed {
-                    digest: super::digest(&sealed.age),
-                    armored: sealed.age.clone(),
-                    field: path.to_owned(),
-                    at: self.positions.key(&child(path, "age")),
-                };
-                self.sealed.push(sealed.clone());
-                Some(sealed)
-            }
+            RawSecret::Sealed(sealed) => Some(Sealed {
+                digest: super::digest(&sealed.age),
+                armored: sealed.age,
+                field: path.to_owned(),
+                at: self.positions.key(&child(path, "age")),
+            }),
         }
     }
 
     /// Each ciphertext is one armored age file with a readable header.
-    fn armors(&mut self, applied: &HashSet<&str>) {
-        let checked = super::parallel_map(&self.sealed, |sealed| {
-            if applied.contains(sealed.digest.as_str()) {
+    fn armors(&mut self, sealed: &[&Sealed], checked: &(dyn Fn(&Sealed) -> bool + Sync)) {
+        let results = super::parallel_map(sealed, |sealed| {
+            if checked(sealed) {
                 return Ok(());
             }
             check_armor(&sealed.armored)
         });
-        for (sealed, checked) in self.sealed.iter().zip(checked) {
+        for (sealed, checked) in sealed.iter().zip(results) {
             if let Err(reason) = checked {
                 let age_path = format!("{}.age", sealed.field);
                 self.problems.push(
@@ -357,6 +366,11 @@ fn suggest_id(id: &str) -> String {
     } else {
         slug
     }
+}
+
+/// No control characters.
+fn printable(text: &str) -> bool {
+    !text.chars().any(char::is_control)
 }
 
 #[cfg(test)]
