@@ -21,8 +21,8 @@ const END: &str = "-----END AGE ENCRYPTED FILE-----";
 /// The armored blocks of a text, each decrypted by whichever thread takes it first.
 pub struct Early {
     blocks: Vec<(String, OnceLock<Option<Secret>>)>,
-    /// Block by the hash of its text (checked on lookup, so a collision only costs a
-    /// decryption).
+    /// Block by the hash of the end of its text (checked on lookup, so a collision only
+    /// costs a decryption).
     by_hash: HashMap<u64, usize>,
     hasher: RandomState,
     next: AtomicUsize,
@@ -56,7 +56,7 @@ impl Early {
         let by_hash = blocks
             .iter()
             .enumerate()
-            .map(|(i, (block, _))| (hasher.hash_one(block.as_str()), i))
+            .map(|(i, (block, _))| (key(&hasher, block), i))
             .collect();
         Early {
             blocks,
@@ -80,12 +80,23 @@ impl Early {
 
     /// The plaintext of `armored`, if it was decrypted early.
     pub fn get(&self, armored: &str) -> Option<&Secret> {
-        let (block, slot) = &self.blocks[*self.by_hash.get(&self.hasher.hash_one(armored))?];
+        if self.blocks.is_empty() {
+            return None;
+        }
+        let (block, slot) = &self.blocks[*self.by_hash.get(&key(&self.hasher, armored))?];
         if block != armored {
             return None;
         }
         slot.get()?.as_ref()
     }
+}
+
+/// The hash of the last bytes of `block`: its payload's, which differ from block to
+/// block, without reading the whole of it on each lookup.
+fn key(hasher: &RandomState, block: &str) -> u64 {
+    const TAIL: usize = 160;
+    let bytes = block.as_bytes();
+    hasher.hash_one(&bytes[bytes.len().saturating_sub(TAIL)..])
 }
 
 #[cfg(test)]

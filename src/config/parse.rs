@@ -68,7 +68,7 @@ pub fn parse(document: Result<Value, Problem>, positions: &Positions) -> (Parsed
     let routes = top.remove("routes").unwrap_or(Value::Null);
     let templates = top.remove("templates").unwrap_or(Value::Null);
     let parsed = Parsed {
-        top: entry::<RawConfig>(Value::Mapping(top), "", positions, &mut problems),
+        top: entry::<RawConfig>(Value::Mapping(top), String::new, positions, &mut problems),
         webhooks: items(webhooks, "webhooks", positions, &mut problems),
         routes: items(routes, "routes", positions, &mut problems),
         templates: templates_of(templates, positions, &mut problems),
@@ -93,7 +93,7 @@ fn items<T: DeserializeOwned>(
         .enumerate()
         .filter(|(_, item)| !item.is_null())
         .filter_map(|(i, item)| {
-            entry::<T>(item, &format!("{name}[{i}]"), positions, problems).map(|entry| (i, entry))
+            entry::<T>(item, || format!("{name}[{i}]"), positions, problems).map(|entry| (i, entry))
         })
         .collect()
 }
@@ -112,17 +112,17 @@ fn templates_of(
         .filter(|(_, template)| !template.is_null())
         .filter_map(|(key, template)| {
             let id = shape::key_text(&key);
-            let raw = entry::<RawTemplate>(template, &format!("templates.{id}"), positions, problems)?;
+            let raw = entry::<RawTemplate>(template, || format!("templates.{id}"), positions, problems)?;
             Some((id, raw))
         })
         .collect()
 }
 
-/// Deserializes one entry; a failure becomes a problem at the failing field. Missing
-/// keys were already reported by the structural pass.
+/// Deserializes one entry, at `path`; a failure becomes a problem at the failing field.
+/// Missing keys were already reported by the structural pass.
 fn entry<T: DeserializeOwned>(
     value: Value,
-    path: &str,
+    path: impl FnOnce() -> String,
     positions: &Positions,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
@@ -132,7 +132,7 @@ fn entry<T: DeserializeOwned>(
             // Missing keys were reported by the structural pass, and so were wrong types;
             // serde's own message would quote the value, which may be a secret.
             if !error.inner().to_string().starts_with("missing field") {
-                let field = join(path, &error.path().to_string());
+                let field = join(&path(), &error.path().to_string());
                 problems.push(
                     Problem::new(
                         "invalid-value",

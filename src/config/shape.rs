@@ -8,6 +8,7 @@
 //! checked. Messages name the kind of a value, never the value: it may be a secret.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
@@ -26,44 +27,112 @@ pub fn check(document: &mut Yaml, schema: &Json, positions: &Positions) -> Vec<P
         root: schema,
         positions,
         problems: Vec::new(),
+        shapes: HashMap::new(),
     };
-    walk.node(document, schema, "");
+    walk.node(document, schema, &At::Root);
     walk.problems
+}
+
+/// Where a node is: spelled out as a path (`webhooks[2].url`) only for a problem.
+enum At<'p> {
+    Root,
+    Key(&'p At<'p>, &'p str),
+    Item(&'p At<'p>, usize),
+}
+
+impl At<'_> {
+    fn path(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, name) => child(&parent.path(), name),
+            At::Item(parent, index) => item(&parent.path(), *index),
+        }
+    }
 }
 
 struct Walk<'a> {
     root: &'a Json,
     positions: &'a Positions,
     problems: Vec<Problem>,
+    /// What each schema node asks, read once: a file's nodes are many, its schema's few.
+    shapes: HashMap<*const Json, Shape<'a>>,
+}
+
+/// What a schema node asks of a value, through `$ref`, `anyOf` and `oneOf`.
+#[derive(Clone, Copy)]
+struct Shape<'a> {
+    /// The JSON types allowed, as bits of [`TYPES`]; `None` for any.
+    types: Option<u8>,
+    secret: bool,
+    /// The branch with `properties`: a mapping of known keys.
+    object: Option<&'a Json>,
+    /// The schema of each value of a map of names (`additionalProperties`).
+    values: Option<&'a Json>,
+    /// The schema of a list's items.
+    items: Option<&'a Json>,
+}
+
+const TYPES: [&str; 7] = [
+    "null", "boolean", "integer", "number", "string", "array", "object",
+];
+
+fn type_bit(name: &str) -> u8 {
+    TYPES.iter().position(|t| *t == name).map_or(0, |i| 1 << i)
 }
 
 impl<'a> Walk<'a> {
+    fn shape(&mut self, schema: &'a Json) -> Shape<'a> {
+        if let Some(shape) = self.shapes.get(&std::ptr::from_ref(schema)) {
+            return *shape;
+        }
+        let mut types = None;
+        self.each_type(schema, &mut |t| *types.get_or_insert(0) |= type_bit(t));
+        let shape = Shape {
+            types,
+            secret: self.is_secret(schema),
+            object: self.branch(schema, "properties"),
+            values: self
+                .branch(schema, "additionalProperties")
+                .and_then(|s| s.get("additionalProperties"))
+                .filter(|s| s.is_object()),
+            items: self.branch(schema, "items").and_then(|s| s.get("items")),
+        };
+        self.shapes.insert(std::ptr::from_ref(schema), shape);
+        shape
+    }
+
     /// Checks `value` against `schema`; false when it has the wrong type and was reported.
-    fn node(&mut self, value: &mut Yaml, schema: &'a Json, path: &str) -> bool {
-        let allowed = self.types(schema);
+    fn node(&mut self, value: &mut Yaml, schema: &'a Json, at: &At<'_>) -> bool {
         let found = kind(value);
-        let plaintext_secret = found == "string" && self.is_secret(schema);
-        if !allowed.is_empty() && !allowed.iter().any(|t| fits(found, t)) && !plaintext_secret {
-            self.problems
-                .push(wrong_type(path, &allowed, found, self.positions.value(path)));
+        let shape = self.shape(schema);
+        let fits = shape.types.is_none_or(|allowed| {
+            let number = found == "integer" && allowed & type_bit("number") != 0;
+            allowed & type_bit(found) != 0 || number
+        });
+        // A plaintext secret is let through, for validation to say how to encrypt it.
+        let plaintext_secret = found == "string" && shape.secret;
+        if !fits && !plaintext_secret {
+            let path = at.path();
+            self.problems.push(wrong_type(
+                &path,
+                &self.types(schema),
+                found,
+                self.positions.value(&path),
+            ));
             return false;
         }
         match value {
             Yaml::Mapping(mapping) => {
-                if let Some(object) = self.branch(schema, "properties") {
-                    self.mapping(mapping, object, path);
-                } else if let Some(values) = self
-                    .branch(schema, "additionalProperties")
-                    .and_then(|s| s.get("additionalProperties"))
-                    .filter(|s| s.is_object())
-                {
-                    self.map(mapping, values, path);
+                if let Some(object) = shape.object {
+                    self.mapping(mapping, object, at);
+                } else if let Some(values) = shape.values {
+                    self.map(mapping, values, at);
                 }
             }
             Yaml::Sequence(items) => {
-                if let Some(item_schema) = self.branch(schema, "items").and_then(|s| s.get("items")) {
+                if let Some(item_schema) = shape.items {
                     for (i, entry) in items.iter_mut().enumerate() {
-                        if !self.node(entry, item_schema, &item(path, i)) {
+                        if !self.node(entry, item_schema, &At::Item(at, i)) {
                             // Blanked rather than removed, so later items keep their index.
                             *entry = Yaml::Null;
                         }
@@ -75,7 +144,7 @@ impl<'a> Walk<'a> {
         true
     }
 
-    fn mapping(&mut self, mapping: &mut serde_yaml::Mapping, object: &'a Json, path: &str) {
+    fn mapping(&mut self, mapping: &mut serde_yaml::Mapping, object: &'a Json, at: &At<'_>) {
         let properties = object.get("properties").and_then(Json::as_object);
         let known = || -> Vec<&str> {
             properties
@@ -85,21 +154,22 @@ impl<'a> Walk<'a> {
         let required = object.get("required").and_then(Json::as_array);
         for name in required.into_iter().flatten().filter_map(Json::as_str) {
             if !mapping.contains_key(name) {
+                let path = at.path();
                 self.problems
-                    .push(missing_key(name, path, self.positions.value(path)));
+                    .push(missing_key(name, &path, self.positions.value(&path)));
             }
         }
         let mut rejected = Vec::new();
         for (key, value) in mapping.iter_mut() {
             let name = key_name(key);
-            let child_path = child(path, &name);
             if let Some(child_schema) = properties.and_then(|p| p.get(name.as_ref())) {
-                if !self.node(value, child_schema, &child_path) {
+                if !self.node(value, child_schema, &At::Key(at, &name)) {
                     rejected.push(key.clone());
                 }
             } else {
-                let at = self.positions.key(&child_path);
-                self.problems.push(unknown_key(&name, path, &known(), at));
+                let path = at.path();
+                let key_at = self.positions.key(&child(&path, &name));
+                self.problems.push(unknown_key(&name, &path, &known(), key_at));
                 rejected.push(key.clone());
             }
         }
@@ -110,10 +180,10 @@ impl<'a> Walk<'a> {
 
     /// A mapping of names to values of one schema (`templates:`, `match:`). A value of
     /// the wrong type is reported and removed.
-    fn map(&mut self, mapping: &mut serde_yaml::Mapping, values: &'a Json, path: &str) {
+    fn map(&mut self, mapping: &mut serde_yaml::Mapping, values: &'a Json, at: &At<'_>) {
         let mut rejected = Vec::new();
         for (key, value) in mapping.iter_mut() {
-            if !self.node(value, values, &child(path, &key_name(key))) {
+            if !self.node(value, values, &At::Key(at, &key_name(key))) {
                 rejected.push(key.clone());
             }
         }
@@ -122,21 +192,28 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// The JSON types `schema` allows, through `$ref` and `anyOf`; empty for any.
-    fn types(&self, schema: &'a Json) -> Vec<&'a str> {
+    fn each_type(&self, schema: &'a Json, each: &mut dyn FnMut(&'a str)) {
         let schema = self.resolve(schema);
         match schema.get("type") {
-            Some(Json::String(t)) => vec![t.as_str()],
-            Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).collect(),
-            _ => match schema
-                .get("anyOf")
-                .or_else(|| schema.get("oneOf"))
-                .and_then(Json::as_array)
-            {
-                Some(branches) => branches.iter().flat_map(|b| self.types(b)).collect(),
-                None => Vec::new(),
-            },
+            Some(Json::String(t)) => each(t),
+            Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).for_each(each),
+            _ => {
+                let branches = schema
+                    .get("anyOf")
+                    .or_else(|| schema.get("oneOf"))
+                    .and_then(Json::as_array);
+                for branch in branches.into_iter().flatten() {
+                    self.each_type(branch, each);
+                }
+            }
         }
+    }
+
+    /// The JSON types `schema` allows, through `$ref` and `anyOf`; empty for any.
+    fn types(&self, schema: &'a Json) -> Vec<&'a str> {
+        let mut types = Vec::new();
+        self.each_type(schema, &mut |t| types.push(t));
+        types
     }
 
     /// An age-encrypted secret. A plain string is let through here so that validation
@@ -180,10 +257,6 @@ fn kind(value: &Yaml) -> &'static str {
         Yaml::Mapping(_) => "object",
         Yaml::Tagged(_) => "tagged",
     }
-}
-
-fn fits(found: &str, allowed: &str) -> bool {
-    found == allowed || (found == "integer" && allowed == "number")
 }
 
 fn described(kind: &str) -> &'static str {

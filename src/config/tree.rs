@@ -63,7 +63,11 @@ pub fn read(text: &str) -> Result<Read, Problem> {
                 let value = if style == ScalarStyle::Plain && !builder.tagged {
                     resolve(value).ok_or_else(|| out_of_range(at))?
                 } else {
-                    Value::String(value.into_owned())
+                    // saphyr grows a block scalar's string a character at a time: a
+                    // ciphertext's 600 bytes would hold 1 KiB until the plan ends.
+                    let mut text = value.into_owned();
+                    text.shrink_to_fit();
+                    Value::String(text)
                 };
                 let node = builder.open(at, anchor);
                 builder.close(&node, value)?;
