@@ -13,10 +13,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use super::lift::{self, Piece};
 use crate::secrets::{Keyring, Secret, decrypt};
-
-const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
-const END: &str = "-----END AGE ENCRYPTED FILE-----";
 
 /// The armored blocks of a text, each decrypted by whichever thread takes it first.
 pub struct Early {
@@ -30,28 +28,18 @@ pub struct Early {
 
 impl Early {
     /// The blocks of `text` written as YAML block scalars (`age: |`), as the YAML parser
-    /// reads them: each line without its indentation, ending in a newline; those whose
-    /// digest `skip` names (applied unchanged) are passed over.
+    /// reads them (see [`lift::scan`]); those whose digest `skip` names (applied
+    /// unchanged) are passed over.
     pub fn scan(text: &str, skip: &HashSet<String>) -> Self {
         let mut blocks = Vec::new();
-        let mut lines = text.lines();
-        while let Some(line) = lines.next() {
-            if line.trim() != BEGIN {
-                continue;
-            }
-            let mut block = format!("{BEGIN}\n");
-            for line in lines.by_ref() {
-                let line = line.trim();
-                block.push_str(line);
-                block.push('\n');
-                if line == END {
-                    if skip.is_empty() || !skip.contains(super::digest(&block).as_str()) {
-                        blocks.push((block, OnceLock::new()));
-                    }
-                    break;
+        lift::scan(text, |piece| {
+            if let Piece::Block(found) = piece {
+                let block = found.text();
+                if skip.is_empty() || !skip.contains(super::digest(&block).as_str()) {
+                    blocks.push((block, OnceLock::new()));
                 }
             }
-        }
+        });
         let hasher = RandomState::new();
         let by_hash = blocks
             .iter()

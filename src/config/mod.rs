@@ -6,6 +6,7 @@
 
 mod bounds;
 mod early;
+mod lift;
 mod parse;
 mod positions;
 pub mod problem;
@@ -335,10 +336,10 @@ where
         })
     })?;
     if text.len() < PARALLEL_FROM {
-        let reading = read_yaml(&text);
+        let checked = checked(file, &text, read_yaml(&text));
         let state = state();
         let applied = recorded_digests(&state);
-        let config = check(file, &text, reading, &|s| applied.contains(s.digest.as_str()));
+        let config = checked.armored(&|s| applied.contains(s.digest.as_str()));
         return opened(config, text, state, keyring, None);
     }
     let early = OnceLock::new();
@@ -361,16 +362,23 @@ where
                     .work(keyring, stop);
             }
         });
-        let reading = read_yaml(text);
+        // All but the armors needs no state: checked while the state is read.
+        let checked = checked(file, text, read_yaml(text));
+        if checked.failed() {
+            stop.store(true, Ordering::Relaxed);
+        }
         let Ok(state) = receiver.recv() else {
             std::panic::resume_unwind(worker.join().expect_err("the state's reader panicked"));
         };
         let applied = recorded_digests(&state);
-        // A block decrypted early has a valid armor and header.
+        // A block decrypted has a valid armor and header: what is left to decrypt is
+        // decrypted here too before the armors are checked, so that only the blocks it
+        // could not decrypt are checked (a file with problems decrypts no further).
+        if let Some(early) = early.get() {
+            early.work(keyring, stop);
+        }
         let decrypted = |s: &Sealed| early.get().is_some_and(|e| e.get(&s.armored).is_some());
-        let config = check(file, text, reading, &|s| {
-            applied.contains(s.digest.as_str()) || decrypted(s)
-        });
+        let config = checked.armored(&|s| applied.contains(s.digest.as_str()) || decrypted(s));
         if config.is_err() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -416,7 +424,7 @@ const PARALLEL_FROM: usize = 32 * 1024;
 
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
-    let mut config = check(file, text, read_yaml(text), &|_| false)?;
+    let mut config = checked(file, text, read_yaml(text)).armored(&|_| false)?;
     text.clone_into(&mut config.text);
     Ok(config)
 }
@@ -446,32 +454,69 @@ fn read_yaml(text: &str) -> Reading {
     })
 }
 
-/// Checks what `reading` read of `text`, passing over the armor checks of the
-/// ciphertexts that `checked` accepts (applied before byte for byte, or decrypted).
-fn check(
-    file: &str,
-    text: &str,
-    reading: Reading,
-    checked: &(dyn Fn(&Sealed) -> bool + Sync),
-) -> Result<Config, Report> {
-    let report = |problems| Report {
+/// What [`checked`] found in a file, all but the armor of its ciphertexts.
+struct Checked {
+    file: String,
+    config: Option<Config>,
+    /// The ciphertexts the config does not hold (all of them, without a config).
+    unplaced: Vec<Sealed>,
+    problems: Vec<Problem>,
+}
+
+impl Checked {
+    /// Whether the file has problems already.
+    fn failed(&self) -> bool {
+        self.config.is_none()
+    }
+
+    /// The config, once the armor of each ciphertext that `known` does not accept
+    /// (applied before byte for byte, or decrypted) is checked.
+    fn armored(self, known: &(dyn Fn(&Sealed) -> bool + Sync)) -> Result<Config, Report> {
+        let Checked {
+            file,
+            config,
+            unplaced,
+            mut problems,
+        } = self;
+        let sealed: Vec<&Sealed> = unplaced
+            .iter()
+            .chain(config.iter().flat_map(Config::sealed))
+            .collect();
+        validate::armors(&sealed, known, &mut problems);
+        problems.sort_by_key(|p| (p.at.line, p.at.column));
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(Report { file, problems }),
+        }
+    }
+}
+
+/// Checks what `reading` read of `text`, but for the armor of its ciphertexts.
+fn checked(file: &str, text: &str, reading: Reading) -> Checked {
+    let fail = |problems| Checked {
         file: file.to_owned(),
+        config: None,
+        unplaced: Vec::new(),
         problems,
     };
-    let read = reading.read.map_err(|problem| report(vec![problem]))?;
+    let read = match reading.read {
+        Ok(read) => read,
+        Err(problem) => return fail(vec![problem]),
+    };
     let document = match read.document {
         Some(document) => Ok(document),
         None => parse::document(text),
     };
     let (parsed, mut problems) = parse::parse(document, &read.positions);
-    let config = validate::validate(file, text, parsed, &read.positions, checked, &mut problems);
-    problems.sort_by_key(|p| (p.at.line, p.at.column));
-    match config {
-        Some(mut config) if problems.is_empty() => {
-            config.digest = reading.digest;
-            Ok(config)
-        }
-        _ => Err(report(problems)),
+    let (mut config, unplaced) = validate::validate(file, text, parsed, &read.positions, &mut problems);
+    if let Some(config) = &mut config {
+        config.digest = reading.digest;
+    }
+    Checked {
+        file: file.to_owned(),
+        config,
+        unplaced,
+        problems,
     }
 }
 

@@ -49,7 +49,7 @@ impl Positions {
     /// nodes take about 150 bytes, its ciphertext most of them.
     pub fn for_text(bytes: usize) -> Self {
         Positions {
-            paths: String::with_capacity(bytes / 8),
+            paths: String::with_capacity(bytes / 6),
             nodes: HashTable::with_capacity(bytes / 128),
             hasher: RandomState::new(),
         }
@@ -86,6 +86,18 @@ impl Positions {
         self.lookup(path)
             .map(|node| node.key.unwrap_or(node.value))
             .unwrap_or_default()
+    }
+
+    /// Every path with its key's and value's positions, in path order.
+    #[cfg(test)]
+    pub fn entries(&self) -> Vec<(&str, Option<Position>, Position)> {
+        let mut all: Vec<_> = self
+            .nodes
+            .iter()
+            .map(|e| (&self.paths[e.start..e.end], e.node.key, e.node.value))
+            .collect();
+        all.sort_by_key(|e| e.0);
+        all
     }
 
     fn lookup(&self, path: &str) -> Option<Node> {

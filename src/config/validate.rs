@@ -13,16 +13,16 @@ use crate::secrets::{Recipients, check_armor, shown_recipient};
 
 pub const MAX_ID_LEN: usize = 64;
 
-/// The armor of a ciphertext that `checked` accepts is not checked again: one applied
-/// before byte for byte, which passed every check then, or one already decrypted.
+/// Every rule but the armor of the ciphertexts, which [`armors`] checks: the config
+/// when `problems` stays empty, and the ciphertexts it does not hold (all of them when
+/// there is no config).
 pub fn validate(
     file: &str,
     text: &str,
     parsed: Parsed,
     positions: &Positions,
-    checked: &(dyn Fn(&Sealed) -> bool + Sync),
     problems: &mut Vec<Problem>,
-) -> Option<Config> {
+) -> (Option<Config>, Vec<Sealed>) {
     let mut check = Check {
         text,
         positions,
@@ -45,26 +45,48 @@ pub fn validate(
     check.unique_ids();
     let webhook_ids: Vec<String> = check.ids.iter().map(|(id, _)| id.clone()).collect();
     let (routing, route_mentions) = check.routing(parsed.routes, parsed.templates, &webhook_ids);
-    let unplaced = std::mem::take(&mut check.unplaced);
-    let sealed = unplaced
-        .iter()
-        .chain(slack.as_ref().and_then(|s| s.bot_token.as_ref()))
-        .chain(webhooks.iter().map(|w| &w.url));
-    check.armors(&sealed.collect::<Vec<_>>(), checked);
-    if !problems.is_empty() {
-        return None;
+    let mut unplaced = std::mem::take(&mut check.unplaced);
+    match (top, slack) {
+        (Some(top), Some(slack)) if problems.is_empty() => {
+            let config = Config {
+                file: file.to_owned(),
+                digest: String::new(),
+                text: String::new(),
+                recipients: top.recipients,
+                slack,
+                webhooks,
+                routing,
+                route_mentions,
+            };
+            (Some(config), unplaced)
+        }
+        (_, slack) => {
+            unplaced.extend(slack.and_then(|s| s.bot_token));
+            unplaced.extend(webhooks.into_iter().map(|w| w.url));
+            (None, unplaced)
+        }
     }
-    let top = top?;
-    Some(Config {
-        file: file.to_owned(),
-        digest: String::new(),
-        text: String::new(),
-        recipients: top.recipients,
-        slack: slack?,
-        webhooks,
-        routing,
-        route_mentions,
-    })
+}
+
+/// Checks that each ciphertext is one armored age file with a readable header, on every
+/// core, but for those `checked` accepts: applied before byte for byte, which passed
+/// every check then, or already decrypted.
+pub fn armors(sealed: &[&Sealed], checked: &(dyn Fn(&Sealed) -> bool + Sync), problems: &mut Vec<Problem>) {
+    let results = super::parallel_map(sealed, |sealed| {
+        if checked(sealed) {
+            return Ok(());
+        }
+        check_armor(&sealed.armored)
+    });
+    for (sealed, checked) in sealed.iter().zip(results) {
+        if let Err(reason) = checked {
+            let age_path = format!("{}.age", sealed.field);
+            problems.push(
+                Problem::new("malformed-ciphertext", sealed.at, format!("`{age_path}` is not a valid armored age ciphertext: {reason}"))
+                    .help("paste the whole block printed by `hookwarden encrypt` (or `age -a`), from BEGIN to END, indented under `age: |`"),
+            );
+        }
+    }
 }
 
 pub(super) struct Check<'a> {
@@ -75,8 +97,8 @@ pub(super) struct Check<'a> {
     /// Every valid id seen, with where it is written (or derived from), including those
     /// of entries with other problems: a duplicate is worth knowing about either way.
     ids: Vec<(String, Position)>,
-    /// The ciphertexts of entries refused for other problems: their armor is checked at
-    /// the end with the others', on every core.
+    /// The ciphertexts of entries refused for other problems: their armor is checked
+    /// with the others'.
     unplaced: Vec<Sealed>,
 }
 
@@ -304,25 +326,6 @@ impl Check<'_> {
                 field: path.to_owned(),
                 at: self.positions.key(&child(path, "age")),
             }),
-        }
-    }
-
-    /// Each ciphertext is one armored age file with a readable header.
-    fn armors(&mut self, sealed: &[&Sealed], checked: &(dyn Fn(&Sealed) -> bool + Sync)) {
-        let results = super::parallel_map(sealed, |sealed| {
-            if checked(sealed) {
-                return Ok(());
-            }
-            check_armor(&sealed.armored)
-        });
-        for (sealed, checked) in sealed.iter().zip(results) {
-            if let Err(reason) = checked {
-                let age_path = format!("{}.age", sealed.field);
-                self.problems.push(
-                    Problem::new("malformed-ciphertext", sealed.at, format!("`{age_path}` is not a valid armored age ciphertext: {reason}"))
-                        .help("paste the whole block printed by `hookwarden encrypt` (or `age -a`), from BEGIN to END, indented under `age: |`"),
-                );
-            }
         }
     }
 
