@@ -708,4 +708,32 @@ mod tests {
         });
         assert_same_read(&shifted);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever a few edits make of a large file's blocks and what stands around
+        /// them, it reads with its blocks lifted as it reads without.
+        #[test]
+        fn an_edited_file_reads_the_same_lifted_or_not(
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<proptest::sample::Index>(), 0..12usize, proptest::bool::ANY),
+                1..6,
+            )
+        ) {
+            let block = |i: usize| format!("      age: |\n        {BEGIN}\n        QUJD{i}\n        REVG\n        {END}\n");
+            let mut text = many(block).into_bytes();
+            for (at, what, insert) in edits {
+                let byte = b" \n|>-\"#x:\r\tB"[what];
+                let at = at.index(text.len());
+                if insert {
+                    text.insert(at, byte);
+                } else {
+                    text[at] = byte;
+                }
+            }
+            let text = String::from_utf8(text).expect("ASCII");
+            assert_same_read(&text);
+        }
+    }
 }
