@@ -1,6 +1,7 @@
 //! The one read of the file's YAML: a single pass of saphyr's event parser checks the
 //! limits ([`bounds`]), builds the document as serde_yaml's `Value` and indexes where
-//! every node starts ([`Positions`]).
+//! every node starts ([`Positions`]). A large file is read with its armored blocks
+//! lifted out ([`lift`]), and again as it is should they not all be given back.
 //!
 //! Plain scalars are resolved as serde_yaml resolves them (YAML 1.2's core schema:
 //! `null` and `~`, `true`/`false` in three spellings, integers in four bases, floats), so
