@@ -23,7 +23,6 @@ const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 const END: &str = "-----END AGE ENCRYPTED FILE-----";
 
 /// A text with its armored blocks lifted out, and the blocks.
-#[derive(Debug)]
 pub struct Lifted {
     /// The text with each block's lines replaced.
     pub text: String,
@@ -32,10 +31,10 @@ pub struct Lifted {
     next: usize,
 }
 
-#[derive(Debug)]
 struct Block {
-    /// The line (from 1) of its BEGIN.
+    /// The line and column (from 1) of its BEGIN.
     begin: usize,
+    column: usize,
     /// How many lines it has between them.
     lines: usize,
     /// The block as the YAML parser reads the scalar: its lines without their
@@ -43,9 +42,28 @@ struct Block {
     text: String,
 }
 
+/// The text is left out: it is the user's, and may hold anything.
+impl std::fmt::Debug for Lifted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifted")
+            .field("text", &format_args!("({} bytes)", self.text.len()))
+            .field("blocks", &self.blocks.len())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
 impl Lifted {
-    /// `text` with its blocks lifted out; `None` when it has none to lift.
+    /// `text` with its blocks lifted out; `None` when it has none to lift, or has a
+    /// line break this scan does not count as the parser does (a lone `\r`).
     pub fn of(text: &str) -> Option<Lifted> {
+        let bytes = text.as_bytes();
+        if text
+            .match_indices('\r')
+            .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
+        {
+            return None;
+        }
         let mut light = String::with_capacity(text.len() / 4);
         let mut blocks = Vec::new();
         scan(text, |piece| match piece {
@@ -59,6 +77,7 @@ impl Lifted {
                 light.push_str(found.end);
                 blocks.push(Block {
                     begin: found.line,
+                    column: found.indent.len() + 1,
                     lines: found.inner.len(),
                     text: found.text(),
                 });
@@ -78,6 +97,7 @@ impl Lifted {
         if let Some(block) = self.blocks.get_mut(self.next)
             && style == ScalarStyle::Literal
             && at.line == block.begin
+            && at.column == block.column
             && stands_in(&value, block.lines)
         {
             self.next += 1;
@@ -246,13 +266,16 @@ mod tests {
         }
         let unended = format!("age: |\n  {BEGIN}\n  QUJD\n");
         assert!(Lifted::of(&unended).is_none());
+        // A lone CR is a line break to the parser, not to the scan: nothing is lifted.
+        let lone = format!("#\r\nage: |\n{}", block(&["QUJD"], "  ")).replace("#\r\n", "#\r");
+        assert!(Lifted::of(&lone).is_none());
     }
 
     #[test]
     fn only_the_stand_in_where_the_block_stands_is_given_back() {
         let text = format!("age: |\n{}", block(&["QUJD"], "  "));
         let stand_in: Cow<'_, str> = Cow::Owned(format!("{BEGIN}\nx\n{END}\n"));
-        let at = |line| Position { line, column: 6 };
+        let at = |line| Position { line, column: 3 };
 
         let mut lifted = Lifted::of(&text).expect("a block");
         assert_eq!(

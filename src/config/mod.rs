@@ -478,10 +478,13 @@ impl Checked {
             unplaced,
             mut problems,
         } = self;
-        let sealed: Vec<&Sealed> = unplaced
+        let mut sealed: Vec<&Sealed> = unplaced
             .iter()
             .chain(config.iter().flat_map(Config::sealed))
             .collect();
+        // In the file's order (the token, then the webhooks), as problems at one place
+        // (an alias's) are listed.
+        sealed.sort_by_key(|s| written(s));
         validate::armors(&sealed, known, &mut problems);
         problems.sort_by_key(|p| (p.at.line, p.at.column));
         match config {
@@ -489,6 +492,17 @@ impl Checked {
             _ => Err(Report { file, problems }),
         }
     }
+}
+
+/// Where a ciphertext comes in the order it is checked in: the bot token, then the
+/// webhooks' URLs by index.
+fn written(sealed: &Sealed) -> (bool, usize) {
+    let index = sealed
+        .field
+        .strip_prefix("webhooks[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|index| index.parse().ok());
+    (index.is_some(), index.unwrap_or(0))
 }
 
 /// Checks what `reading` read of `text`, but for the armor of its ciphertexts.

@@ -120,6 +120,11 @@ fn rules_checked_without_a_key() {
             ("empty-name", 3, 11, "`webhooks[0].name` is empty"),
             ("malformed-ciphertext", 4, 11, "`webhooks[0].url.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"),
         ]),
+        ("one malformed block under two entries, by an alias", "version: 1\nwebhooks:\n  - {id: a, name: A, url: &u {age: x}}\n  - {id: b, name: \"B\\u0001\", url: *u}\n".into(), vec![
+            ("malformed-ciphertext", 3, 31, "`webhooks[0].url.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"),
+            ("malformed-ciphertext", 3, 31, "`webhooks[1].url.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"),
+            ("control-character", 4, 19, "`webhooks[1].name` contains a control character"),
+        ]),
         ("malformed token beside a bad api url", "version: 1\nslack:\n  api_url: http://slack.com/api\n  bot_token: {age: x}\n".into(), vec![
             ("invalid-api-url", 3, 12, "`slack.api_url` must be an https URL"),
             ("malformed-ciphertext", 4, 15, "`slack.bot_token.age` is not a valid armored age ciphertext: it does not start with `-----BEGIN AGE ENCRYPTED FILE-----`"),

@@ -32,6 +32,8 @@ pub struct Read {
 /// Reads `text`: its limits, its values and their positions, or the first problem
 /// that stops the read (syntax, limits, a second document, a duplicate key).
 pub fn read(text: &str) -> Result<Read, Problem> {
+    // The size is the file's, not the lighter text's.
+    bounds::check_size(text)?;
     // With its armored blocks lifted out, a large file reads in a fraction of the time;
     // an alias's expansion is counted on the text as it is, so not where there may be one.
     if text.len() >= lift::FROM
@@ -708,6 +710,22 @@ mod tests {
             }
         });
         assert_same_read(&shifted);
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused_though_its_lighter_text_is_not() {
+        let block = |i: usize| {
+            format!("      age: |\n        {BEGIN}\n        QUJD{i}\n        REVG\n        {END}\n")
+        };
+        let one = many(block);
+        let entries = &one[one.find("  - id").expect("an entry")..];
+        let mut text = one.clone();
+        while text.len() <= bounds::MAX_FILE_BYTES {
+            text.push_str(entries);
+        }
+        let expected = bounds::check_size(&text).expect_err("too large");
+        let problem = read(&text).expect_err("too large");
+        assert_eq!((problem.code, problem.message), (expected.code, expected.message));
     }
 
     proptest::proptest! {
