@@ -116,23 +116,32 @@ impl Positions {
 
 /// The path of the value of key `name` in the mapping at `path`.
 pub fn child(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        return name.to_owned();
-    }
     let mut out = String::with_capacity(path.len() + 1 + name.len());
     out.push_str(path);
-    out.push('.');
-    out.push_str(name);
+    push_child(&mut out, name);
     out
 }
 
 /// The path of item `index` of the sequence at `path`.
 pub fn item(path: &str, index: usize) -> String {
-    use std::fmt::Write as _;
     let mut out = String::with_capacity(path.len() + 8);
     out.push_str(path);
-    let _ = write!(out, "[{index}]");
+    push_item(&mut out, index);
     out
+}
+
+/// `path` made the path of the value of its key `name`.
+pub fn push_child(path: &mut String, name: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(name);
+}
+
+/// `path` made the path of its item `index`.
+pub fn push_item(path: &mut String, index: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(path, "[{index}]");
 }
 
 /// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> the root (empty).

@@ -61,7 +61,7 @@ impl Check<'_> {
             }
         }
         if let Some(receiver) = &raw.receiver
-            && self.printable(&format!("{path}.receiver"), receiver)
+            && self.printable(|| format!("{path}.receiver"), receiver)
             && receiver.trim().is_empty()
         {
             self.report(

@@ -16,7 +16,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::bounds;
 use super::lift::{self, Lifted};
-use super::positions::Positions;
+use super::positions::{self, Positions};
 use super::problem::{Position, Problem};
 use super::shape::{NOT_SHOWN, key_name};
 use crate::secrets::plain_name;
@@ -51,7 +51,7 @@ pub fn read(text: &str) -> Result<Read, Problem> {
 }
 
 /// [`read`] of `text`, the lighter text of `lifted` when there is one, of a file of
-/// `bytes`.
+/// `bytes` (whose size [`read`] checked).
 fn read_events(text: &str, bytes: usize, mut lifted: Option<&mut Lifted>) -> Result<Read, Problem> {
     // Expanding an alias costs its anchor's size: where there may be one, the whole
     // file is counted before anything is built, and only the anchors that an alias
@@ -59,7 +59,6 @@ fn read_events(text: &str, bytes: usize, mut lifted: Option<&mut Lifted>) -> Res
     let aliased = if text.contains('*') {
         bounds::check(text)?
     } else {
-        bounds::check_size(text)?;
         HashSet::new()
     };
     let mut builder = Builder {
@@ -175,7 +174,6 @@ struct Builder {
 impl Builder {
     /// A node starting `at`, placed by its parent.
     fn open(&mut self, at: Position, anchor: usize) -> Open {
-        use std::fmt::Write as _;
         let (path, key) = match self.stack.last() {
             None => {
                 self.path.clear();
@@ -184,15 +182,12 @@ impl Builder {
             Some(parent) => match (parent.path, &parent.children) {
                 (Some((_, end)), Some(Children::Sequence(items))) => {
                     self.path.truncate(end);
-                    let _ = write!(self.path, "[{}]", items.len());
+                    positions::push_item(&mut self.path, items.len());
                     (Some((end, self.path.len())), None)
                 }
                 (Some((_, end)), Some(Children::Mapping(_, Some((key, key_at))))) => {
                     self.path.truncate(end);
-                    if end > 0 {
-                        self.path.push('.');
-                    }
-                    self.path.push_str(&key_name(key));
+                    positions::push_child(&mut self.path, &key_name(key));
                     (Some((end, self.path.len())), Some(*key_at))
                 }
                 // Inside a mapping's key, or the key itself.

@@ -187,12 +187,9 @@ impl Check<'_> {
         let path = item("webhooks", index);
         let before = self.problems.len();
         let name = raw.name.as_deref().unwrap_or_default().trim().to_owned();
-        // The paths are spelled out only for a problem.
-        if !printable(&name) {
-            self.printable(&child(&path, "name"), &name);
-        }
-        if let Some(channel) = raw.channel.as_deref().filter(|c| !printable(c)) {
-            self.printable(&child(&path, "channel"), channel);
+        self.printable(|| child(&path, "name"), &name);
+        if let Some(channel) = &raw.channel {
+            self.printable(|| child(&path, "channel"), channel);
         }
         if raw.name.is_some() && name.is_empty() {
             self.report(
@@ -277,15 +274,17 @@ impl Check<'_> {
     }
 
     /// Names, channels and mentions end up on terminals and in Slack: no control
-    /// characters, which could rewrite what a reviewer sees.
-    pub(super) fn printable(&mut self, path: &str, text: &str) -> bool {
-        if printable(text) {
+    /// characters, which could rewrite what a reviewer sees. `path` is spelled out only
+    /// for a problem.
+    pub(super) fn printable(&mut self, path: impl FnOnce() -> String, text: &str) -> bool {
+        if !text.chars().any(char::is_control) {
             return true;
         }
+        let path = path();
         self.report(
             Problem::new(
                 "control-character",
-                self.positions.value(path),
+                self.positions.value(&path),
                 format!("`{path}` contains a control character"),
             )
             .help("remove it: escapes, tabs and line breaks have no place in a name, channel or mention"),
@@ -295,7 +294,7 @@ impl Check<'_> {
 
     pub(super) fn mention(&mut self, path: &str, text: &str) -> Option<Mention> {
         let at = self.positions.value(path);
-        if !self.printable(path, text) {
+        if !self.printable(|| path.to_owned(), text) {
             return None;
         }
         if text.trim().trim_start_matches('@').is_empty() {
@@ -369,11 +368,6 @@ fn suggest_id(id: &str) -> String {
     } else {
         slug
     }
-}
-
-/// No control characters.
-fn printable(text: &str) -> bool {
-    !text.chars().any(char::is_control)
 }
 
 #[cfg(test)]
