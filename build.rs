@@ -13,6 +13,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={ORDER}");
     println!("cargo:rerun-if-env-changed=HOOKWARDEN_NO_SYMBOL_ORDER");
+    println!("cargo:rustc-env=HOOKWARDEN_CONFIG_RULES={:016x}", config_rules());
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     let manifest = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     let order = manifest.join(ORDER);
@@ -28,6 +29,23 @@ fn main() {
         // Names the build no longer has (a function inlined away, renamed) are passed over.
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// A hash of the sources that check a desired-state file: a memo of checked entries
+/// (`src/config/memo.rs`) written by a build with other checks is not used.
+fn config_rules() -> u64 {
+    use std::hash::{Hash, Hasher};
+    println!("cargo:rerun-if-changed=src/config");
+    let mut files: Vec<PathBuf> = std::fs::read_dir("src/config")
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut hasher = std::hash::DefaultHasher::new();
+    for file in files {
+        file.hash(&mut hasher);
+        std::fs::read(&file).unwrap_or_default().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// Whether the linker this build uses takes an ordering file (LLD does; GNU ld does not),

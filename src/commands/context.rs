@@ -132,12 +132,13 @@ impl Context<'_> {
     pub fn desired(&self, keyring: &Keyring, store: &Store) -> Result<(Applied, Config, Desired), Error> {
         let file = self.config.display().to_string();
         let text = self.config_text()?;
-        config::parse_open_against(&file, text, keyring, || store.applied()).map_err(
-            |refused| match refused {
+        let memo = || config::Memo::read(store.dir());
+        config::parse_open_against(&file, text, keyring, memo, || store.applied()).map_err(|refused| {
+            match refused {
                 Refused::File(report) => ConfigError::Invalid(report).into(),
                 Refused::State(error) => error.into(),
-            },
-        )
+            }
+        })
     }
 
     /// A file the command reads (`render`'s input): the caller's copy, or the local

@@ -7,6 +7,7 @@
 mod bounds;
 mod early;
 mod lift;
+mod memo;
 mod parse;
 mod positions;
 pub mod problem;
@@ -27,6 +28,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use memo::Memo;
 pub use problem::{Position, Problem, Report};
 pub use rewrite::replace_secrets;
 pub use validate::slug;
@@ -55,6 +57,8 @@ pub struct Config {
     pub routing: Routing,
     /// The routes' `mentions:` entries, with their positions, for the directory check.
     pub route_mentions: Vec<Mention>,
+    /// How many of the webhooks were taken from the [`Memo`] instead of read again.
+    pub remembered: usize,
 }
 
 /// The text is left out: its comments are the user's, and may hold anything.
@@ -69,6 +73,7 @@ impl std::fmt::Debug for Config {
             .field("webhooks", &self.webhooks)
             .field("routing", &self.routing)
             .field("route_mentions", &self.route_mentions)
+            .field("remembered", &self.remembered)
             .finish()
     }
 }
@@ -297,7 +302,7 @@ pub fn parse_open(
     keyring: &Keyring,
     applied: &Applied,
 ) -> Result<(Config, Desired), Report> {
-    match parse_open_against(file, text.to_owned(), keyring, || {
+    match parse_open_against(file, text.to_owned(), keyring, Memo::default, || {
         Ok::<_, std::convert::Infallible>(applied)
     }) {
         Ok((_, config, desired)) => Ok((config, desired)),
@@ -318,11 +323,13 @@ pub enum Refused<E> {
 /// [`parse`] then [`open`], against the applied state that `state` reads: what it holds
 /// unchanged is not decrypted. For a large file the state is read while the file is,
 /// and then the secrets the state does not hold are decrypted on every core while the
-/// file is still being checked (see [`early`]). `text` becomes the config's.
+/// file is still being checked (see [`early`]); the entries `memo` remembers are not
+/// read again. `text` becomes the config's.
 pub fn parse_open_against<S, E>(
     file: &str,
     text: String,
     keyring: &Keyring,
+    memo: impl FnOnce() -> Memo,
     state: impl FnOnce() -> Result<S, E> + Send,
 ) -> Result<(S, Config, Desired), Refused<E>>
 where
@@ -346,11 +353,14 @@ where
     let stop = AtomicBool::new(false);
     let (state, config) = std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let (scan_sender, scan) = std::sync::mpsc::sync_channel(1);
         let (early, stop, text) = (&early, &stop, text.as_str());
         let worker = scope.spawn(move || {
             let state = state();
-            let skip: Option<HashSet<String>> = state
-                .is_ok()
+            // Not worth it when the memo spared reading most of the file again; the
+            // file's reader says so before it waits for the state.
+            let wanted = scan.recv().unwrap_or(false);
+            let skip: Option<HashSet<String>> = (wanted && state.is_ok())
                 .then(|| recorded_digests(&state).into_iter().map(str::to_owned).collect());
             // The file's reader waits for the state; it drops the receiver on a panic.
             let _ = sender.send(state);
@@ -363,7 +373,9 @@ where
             }
         });
         // All but the armors needs no state: checked while the state is read.
-        let checked = checked(file, text, read_yaml(text));
+        let remembered = memo::checked(file, text, &memo());
+        let _ = scan_sender.send(remembered.is_none());
+        let checked = remembered.unwrap_or_else(|| checked(file, text, read_yaml(text)));
         if checked.failed() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -438,14 +450,19 @@ struct Reading {
 /// Reads `text`: its limits, its values and where each starts; a large file's digest is
 /// taken meanwhile.
 fn read_yaml(text: &str) -> Reading {
-    if text.len() < PARALLEL_FROM {
+    read_yaml_of(text, text)
+}
+
+/// Reads `text`, which is `file` or a lighter text of it, and takes the digest of `file`.
+fn read_yaml_of(text: &str, file: &str) -> Reading {
+    if file.len() < PARALLEL_FROM {
         return Reading {
             read: tree::read(text),
-            digest: digest(text),
+            digest: digest(file),
         };
     }
     std::thread::scope(|scope| {
-        let digest = scope.spawn(|| digest(text));
+        let digest = scope.spawn(|| digest(file));
         let read = tree::read(text);
         Reading {
             read,
@@ -507,6 +524,17 @@ fn written(sealed: &Sealed) -> (bool, usize) {
 
 /// Checks what `reading` read of `text`, but for the armor of its ciphertexts.
 fn checked(file: &str, text: &str, reading: Reading) -> Checked {
+    checked_among(file, text, reading, &[]).0
+}
+
+/// [`checked`], the webhooks' ids checked among `ids` (those of entries checked before,
+/// with their positions); also where the key `webhooks` was read.
+fn checked_among(
+    file: &str,
+    text: &str,
+    reading: Reading,
+    ids: &[(String, Position)],
+) -> (Checked, Position) {
     let fail = |problems| Checked {
         file: file.to_owned(),
         config: None,
@@ -515,23 +543,24 @@ fn checked(file: &str, text: &str, reading: Reading) -> Checked {
     };
     let read = match reading.read {
         Ok(read) => read,
-        Err(problem) => return fail(vec![problem]),
+        Err(problem) => return (fail(vec![problem]), Position::default()),
     };
     let document = match read.document {
         Some(document) => Ok(document),
         None => parse::document(text),
     };
     let (parsed, mut problems) = parse::parse(document, &read.positions);
-    let (mut config, unplaced) = validate::validate(file, text, parsed, &read.positions, &mut problems);
+    let (mut config, unplaced) = validate::validate(file, text, parsed, &read.positions, ids, &mut problems);
     if let Some(config) = &mut config {
         config.digest = reading.digest;
     }
-    Checked {
+    let checked = Checked {
         file: file.to_owned(),
         config,
         unplaced,
         problems,
-    }
+    };
+    (checked, read.positions.key("webhooks"))
 }
 
 /// `sha256:<hex>` of `text`.
@@ -558,17 +587,11 @@ fn open_with(
     };
     let mut problems = Vec::new();
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
-    // Decryption is most of the work for a large file: spread it over the cores.
-    let urls = parallel_map(&config.webhooks, |webhook| {
-        let ciphertext_digest = webhook.url.digest.clone();
-        if let Some(applied) = known.webhook(&webhook.id, &ciphertext_digest) {
-            let url = DesiredSecret {
-                value: Opened::Applied(applied.url.clone()),
-                fingerprint: applied.url.fingerprint.clone(),
-                ciphertext_digest,
-            };
-            return Ok((url, applied.team.clone()));
-        }
+    let applied = |webhook: &Webhook| known.webhook(&webhook.id, &webhook.url.digest);
+    // Decryption is most of the work for a large file: spread it over the cores. What
+    // the applied state holds is only copied, here.
+    let fresh: Vec<&Webhook> = config.webhooks.iter().filter(|w| applied(w).is_none()).collect();
+    let mut decrypted = parallel_map(&fresh, |webhook| {
         let url = unseal(&webhook.url).and_then(|secret| {
             WebhookUrl::parse(&secret).map_err(|r| refused("invalid-url", &webhook.url, r))
         })?;
@@ -576,11 +599,23 @@ fn open_with(
         let url = DesiredSecret {
             fingerprint: fingerprint(url.secret()),
             value: Opened::Decrypted(url),
-            ciphertext_digest,
+            ciphertext_digest: webhook.url.digest.clone(),
         };
         Ok((url, team))
+    })
+    .into_iter();
+    let urls = config.webhooks.iter().map(|webhook| match applied(webhook) {
+        Some(applied) => Some(Ok((
+            DesiredSecret {
+                value: Opened::Applied(applied.url.clone()),
+                fingerprint: applied.url.fingerprint.clone(),
+                ciphertext_digest: webhook.url.digest.clone(),
+            },
+            applied.team.clone(),
+        ))),
+        None => decrypted.next(),
     });
-    for (webhook, url) in config.webhooks.iter().zip(urls) {
+    for (webhook, url) in config.webhooks.iter().zip(urls.flatten()) {
         match url {
             Ok((url, team)) => webhooks.push(DesiredWebhook {
                 id: webhook.id.clone(),

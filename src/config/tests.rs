@@ -669,10 +669,11 @@ fn the_file_and_the_state_are_read_side_by_side_the_file_s_problems_first() {
         let (_, desired) = super::parse_open("f.yaml", &text, keyring(), &Applied::default()).expect("opens");
         let applied = applied_from(&desired);
 
-        let (got, _, opened) = super::parse_open_against("f.yaml", text.clone(), &stranger(), || {
-            Ok::<_, &str>(applied.clone())
-        })
-        .expect("nothing decrypted");
+        let (got, _, opened) =
+            super::parse_open_against("f.yaml", text.clone(), &stranger(), super::Memo::default, || {
+                Ok::<_, &str>(applied.clone())
+            })
+            .expect("nothing decrypted");
         assert_eq!(got, applied, "{count} webhooks: the state read is given back");
         assert!(
             opened
@@ -682,29 +683,269 @@ fn the_file_and_the_state_are_read_side_by_side_the_file_s_problems_first() {
         );
 
         let down = || Err::<Applied, _>("the database is away");
-        match super::parse_open_against("f.yaml", text.clone(), keyring(), down) {
+        match super::parse_open_against("f.yaml", text.clone(), keyring(), super::Memo::default, down) {
             Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         // Nothing is decrypted without the state: a key that opens nothing gets as far.
-        match super::parse_open_against("f.yaml", text.clone(), &stranger(), down) {
+        match super::parse_open_against("f.yaml", text.clone(), &stranger(), super::Memo::default, down) {
             Err(super::Refused::State(error)) => assert_eq!(error, "the database is away"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         let broken = text.replacen("name: Hook 1\n", "name: [Hook 1\n", 1);
-        match super::parse_open_against("f.yaml", broken.clone(), keyring(), down) {
+        match super::parse_open_against("f.yaml", broken.clone(), keyring(), super::Memo::default, down) {
             Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         let new_state = || Ok::<_, &str>(Applied::default());
-        match super::parse_open_against("f.yaml", broken.clone(), keyring(), new_state) {
+        match super::parse_open_against(
+            "f.yaml",
+            broken.clone(),
+            keyring(),
+            super::Memo::default,
+            new_state,
+        ) {
             Err(super::Refused::File(report)) => assert_eq!(report.problems[0].code, "yaml-syntax"),
             other => panic!("{count} webhooks: {other:?}"),
         }
         let invalid = text.replacen("name: Hook 1\n", "name: ''\n", 1);
-        match super::parse_open_against("f.yaml", invalid.clone(), keyring(), down) {
+        match super::parse_open_against("f.yaml", invalid.clone(), keyring(), super::Memo::default, down) {
             Err(super::Refused::File(report)) => assert!(!report.problems.is_empty()),
             other => panic!("{count} webhooks: {other:?}"),
         }
+    }
+}
+
+/// A large file with what an entry may hold besides its URL: channels, mentions, a
+/// comment, a derived id, and routes that name the webhooks.
+fn memo_file() -> String {
+    let mut text = blocks_file(60);
+    text = text.replacen(
+        "  - id: hook-7\n    name: Hook 7\n",
+        "  - name: Hook Seven\n    channel: \"#seven\"\n",
+        1,
+    );
+    text = text.replacen(
+        "  - id: hook-9\n",
+        "  - id: hook-9\n    mentions: [\"@oncall\", \"@finops-team\"]\n    # the team's own\n",
+        1,
+    );
+    text + "routes:\n  - match: {team: finops}\n    webhooks: [hook-3, hook-seven]\n"
+}
+
+/// What `text` opens to, against `applied`, with `memo` and without: the same, and how
+/// many webhooks the memo gave.
+fn same_with_memo(text: &str, memo: &std::path::Path, applied: &Applied) -> usize {
+    let open = |memo: &dyn Fn() -> super::Memo| {
+        super::parse_open_against("f.yaml", text.to_owned(), keyring(), memo, || {
+            Ok::<_, &str>(applied)
+        })
+        .map(|(_, mut config, desired)| {
+            let remembered = std::mem::take(&mut config.remembered);
+            (format!("{config:?}\n{desired:?}"), remembered)
+        })
+        .map_err(|refused| format!("{refused:?}"))
+    };
+    let with = open(&|| super::Memo::read(memo));
+    let without = open(&super::Memo::default);
+    assert_eq!(
+        with.as_ref().map(|(read, _)| read),
+        without.as_ref().map(|(read, _)| read),
+        "with the memo and without, for:\n{text}"
+    );
+    with.map_or(0, |(_, remembered)| remembered)
+}
+
+/// The memo of `text`'s entries, written in a new folder.
+fn memo_of(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a folder");
+    let config = parse("f.yaml", text).expect("valid");
+    super::Memo::write(dir.path(), &config).expect("written");
+    assert_eq!(
+        super::Memo::read(dir.path()).len(),
+        60,
+        "every entry is remembered"
+    );
+    dir
+}
+
+#[test]
+fn a_file_read_with_the_memo_of_another_opens_as_it_reads_whole() {
+    let base = memo_file();
+    let memo = memo_of(&base);
+    let (_, desired) = super::parse_open("f.yaml", &base, keyring(), &Applied::default()).expect("opens");
+    let applied = applied_from(&desired);
+    let entry = |i: usize| {
+        let start = base.find(&format!("  - id: hook-{i}\n")).expect("an entry");
+        let end = start + 2 + base[start + 2..].find("  - ").expect("the next");
+        base[start..end].to_owned()
+    };
+    let reencrypted = entry(20).replace(
+        &entry(20)[entry(20).find("        -----BEGIN").expect("a block")..],
+        &encrypt(
+            &Secret::new("https://hooks.slack.com/services/T0FAKE000/B0FAKE999/FAKEfakeFAKEfake9999"),
+            &keyring().recipients(),
+        )
+        .expect("encrypts")
+        .lines()
+        .flat_map(|l| ["        ", l, "\n"])
+        .collect::<String>(),
+    );
+    // (the edited file, whether the memo still gives entries)
+    let cases: Vec<(String, bool)> = vec![
+        (base.clone(), true),
+        (base.replacen("name: Hook 4\n", "name: Hook Four\n", 1), true),
+        (base.replacen(&entry(20), &reencrypted, 1), true),
+        (base.replacen(&entry(30), "", 1), true),
+        (
+            base.replacen(
+                "webhooks:\n",
+                &format!("webhooks:\n{}", entry(5).replace("hook-5", "hook-new")),
+                1,
+            ),
+            true,
+        ),
+        (
+            base.replacen(&entry(11), "", 1)
+                .replacen(&entry(12), &(entry(12) + &entry(11)), 1),
+            true,
+        ),
+        (
+            base.replacen(&entry(40), &format!("\n# retired soon\n{}\n", entry(40)), 1),
+            true,
+        ),
+        (
+            base.replacen("version: 1\n", "version: 1\nrecipients: []\n", 1),
+            true,
+        ),
+        (
+            base.replacen("[hook-3, hook-seven]", "[hook-3, hook-59]", 1),
+            true,
+        ),
+        // Problems: the file as it is says what they are.
+        (base.replacen("id: hook-21\n", "id: hook-22\n", 1), false),
+        (
+            base.replacen("[hook-3, hook-seven]", "[hook-3, hook-gone]", 1),
+            false,
+        ),
+        (base.replacen("version: 1\n", "version: 2\n", 1), false),
+        (
+            base.replacen("    name: Hook 2\n", "    name: \"Hook 2\n", 1),
+            false,
+        ),
+        (base.replacen("routes:\n", "webhooks: []\nroutes:\n", 1), false),
+        // Forms the scan does not read: the file is read as it is.
+        (base.replace('\n', "\r\n"), false),
+        (
+            base.replacen("  - id: hook-8\n", "  - id: hook-8\n\t\n", 1),
+            false,
+        ),
+        (
+            base.replacen("  - id: hook-8\n", "  - &eight\n    id: hook-8\n", 1),
+            true,
+        ),
+        (base.replacen("webhooks:\n", "webhooks:\n# the list\n", 1), true),
+        (base.replacen("webhooks:\n", "webhooks: # the list\n", 1), false),
+        (base.replace("\n  ", "\n   "), false),
+    ];
+    for (i, (text, remembered)) in cases.iter().enumerate() {
+        let given = same_with_memo(text, memo.path(), &applied);
+        assert_eq!(given > 0, *remembered, "case {i}: {given} webhooks from the memo");
+    }
+    // A `webhooks:` line in a template's text, followed by entries the memo knows: not
+    // the list, which follows.
+    let quoted: String = (0..6).map(entry).collect();
+    let in_text = base.replacen(
+        "webhooks:\n",
+        &format!("templates:\n  t:\n    text: \"start\nwebhooks:\n{quoted}end\"\nwebhooks:\n"),
+        1,
+    );
+    same_with_memo(&in_text, memo.path(), &applied);
+    let only_text = in_text[..in_text.rfind("webhooks:\n").expect("the list")].to_owned() + "webhooks: []\n";
+    same_with_memo(&only_text, memo.path(), &applied);
+    // Nothing is left of a file that moved every entry elsewhere.
+    let moved = base.replace("\n  - ", "\n    - ");
+    same_with_memo(&moved, memo.path(), &applied);
+}
+
+#[test]
+fn a_memo_of_another_build_or_damaged_is_not_used() {
+    let base = memo_file();
+    let memo = memo_of(&base);
+    let path = memo.path().join(super::memo::FILE);
+    let written = std::fs::read_to_string(&path).expect("the memo");
+    let applied = Applied::default();
+    assert_eq!(same_with_memo(&base, memo.path(), &applied), 60);
+    let other = written.replacen("\"rules\":\"", "\"rules\":\"0.0.0+", 1);
+    std::fs::write(&path, other).expect("written");
+    assert_eq!(same_with_memo(&base, memo.path(), &applied), 0, "another build's");
+    std::fs::write(&path, &written[..written.len() / 2]).expect("written");
+    assert_eq!(
+        same_with_memo(&base, memo.path(), &applied),
+        0,
+        "a memo cut short"
+    );
+    // An entry remembered wrongly is caught where it can be: the file's own problems.
+    std::fs::write(&path, written.replace("\"id\":\"hook-2\"", "\"id\":\"hook-1\"")).expect("written");
+    let text = base.clone();
+    let memo_read = || super::Memo::read(memo.path());
+    match super::parse_open_against("f.yaml", text, keyring(), memo_read, || {
+        Ok::<_, &str>(Applied::default())
+    }) {
+        Ok((_, config, _)) => assert_eq!(
+            config.remembered, 0,
+            "a duplicate id sends the file to be read whole"
+        ),
+        Err(refused) => panic!("{refused:?}"),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever a few edits make of a large file, it opens with the memo of the file
+    /// before them as it opens without: the same config, or the same problems.
+    #[test]
+    fn an_edited_file_opens_the_same_with_the_memo_or_without(
+        edits in proptest::collection::vec(
+            (proptest::prelude::any::<proptest::sample::Index>(), 0..16usize, proptest::bool::ANY),
+            1..5,
+        )
+    ) {
+        static BASE: OnceLock<(String, tempfile::TempDir, Applied)> = OnceLock::new();
+        let (base, memo, applied) = BASE.get_or_init(|| {
+            let base = memo_file();
+            let memo = memo_of(&base);
+            let (_, desired) = super::parse_open("f.yaml", &base, keyring(), &Applied::default()).expect("opens");
+            let applied = applied_from(&desired);
+            (base, memo, applied)
+        });
+        let mut text = base.clone().into_bytes();
+        // Edits land outside the ciphertexts, whose every byte counts already.
+        let mut outside = Vec::new();
+        let mut inside = false;
+        let mut offset = 0;
+        for line in base.split_inclusive('\n') {
+            inside |= line.contains("-----BEGIN");
+            if !inside {
+                outside.extend(offset..offset + line.len());
+            }
+            inside &= !line.contains("-----END");
+            offset += line.len();
+        }
+        for (at, what, insert) in edits.into_iter().rev() {
+            let at = outside[at.index(outside.len())].min(text.len());
+            let piece: &[u8] = [
+                &b" "[..], b"\n", b"- ", b"\"", b"'", b"#", b"&a ", b"*a", b"!", b"{", b"[", b":", b"|", b"\t", b"\r", b"x",
+            ][what];
+            if insert {
+                text.splice(at..at, piece.iter().copied());
+            } else {
+                let end = (at + piece.len()).min(text.len());
+                text.splice(at..end, piece.iter().copied());
+            }
+        }
+        let text = String::from_utf8(text).expect("ASCII");
+        same_with_memo(&text, memo.path(), applied);
     }
 }

@@ -15,19 +15,21 @@ pub const MAX_ID_LEN: usize = 64;
 
 /// Every rule but the armor of the ciphertexts, which [`armors`] checks: the config
 /// when `problems` stays empty, and the ciphertexts it does not hold (all of them when
-/// there is no config).
+/// there is no config). The webhooks' ids are checked among `ids`, those of webhooks
+/// checked before (see `memo`).
 pub fn validate(
     file: &str,
     text: &str,
     parsed: Parsed,
     positions: &Positions,
+    ids: &[(String, Position)],
     problems: &mut Vec<Problem>,
 ) -> (Option<Config>, Vec<Sealed>) {
     let mut check = Check {
         text,
         positions,
         problems,
-        ids: Vec::new(),
+        ids: ids.to_vec(),
         unplaced: Vec::new(),
     };
     let mut top = parsed.top;
@@ -57,6 +59,7 @@ pub fn validate(
                 webhooks,
                 routing,
                 route_mentions,
+                remembered: 0,
             };
             (Some(config), unplaced)
         }

@@ -167,7 +167,8 @@ async fn attempt(ctx: &Arc<Shared>, text: &str) -> Result<Outcome, DaemonError> 
     let store = ctx.store.clone();
     // Off the runtime's thread, which also serves the alert endpoint.
     let (applied, config, desired) = tokio::task::spawn_blocking(move || {
-        config::parse_open_against(&file, text, &keyring, || store.applied())
+        let memo = || config::Memo::read(store.dir());
+        config::parse_open_against(&file, text, &keyring, memo, || store.applied())
     })
     .await
     .expect("the parsing task does not panic")

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::{
     Provenance, ReconcileError, check_mentions, commit, plan, read_directory, token_facts, unrecorded_digests,
 };
-use crate::config::{BotToken, Config, Desired, WebhookUrl};
+use crate::config::{BotToken, Config, Desired, Memo, WebhookUrl};
 use crate::plan::{Action, Plan, TokenChange, team_warnings};
 use crate::secrets::Keyring;
 use crate::slack::{Client, Endpoints, Probe, Progress};
@@ -138,6 +138,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         return done(Outcome::Stopped);
     }
     if plan.is_empty() {
+        remember(&store, &config).await;
         record_digests(
             &store,
             unrecorded_digests(&desired, &applied, &plan, applied.serial),
@@ -174,6 +175,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
         Ok((serial, desired, applied))
     })
     .await?;
+    remember(&store, &config).await;
     record_digests(&store, unrecorded_digests(&desired, &applied, &plan, serial)).await;
     Ok(Passed {
         plan,
@@ -193,6 +195,22 @@ async fn record_digests(store: &Arc<Store>, digests: Digests) {
     let stored = blocking(move || Ok(store.record_digests(&digests)?)).await;
     if let Err(error) = stored {
         tracing::warn!(%error, "could not record the file's ciphertext digests; the next plan decrypts those values again");
+    }
+}
+
+/// Writes the memo of `config`'s entries, the applied file's, beside the state: it only
+/// spares a later plan the reading of entries that did not change, so a failure is
+/// logged and the pass goes on.
+async fn remember(store: &Arc<Store>, config: &Config) {
+    if !Memo::wanted(config) {
+        return;
+    }
+    let (dir, config) = (store.dir().to_owned(), config.clone());
+    let written = tokio::task::spawn_blocking(move || Memo::write(&dir, &config))
+        .await
+        .expect("writing the memo does not panic");
+    if let Err(error) = written {
+        tracing::warn!(%error, "could not write the memo of the file's checked entries; the next plan reads every entry");
     }
 }
 
