@@ -375,6 +375,14 @@ where
         // All but the armors needs no state: checked while the state is read.
         let remembered = memo::checked(file, text, &memo());
         let _ = scan_sender.send(remembered.is_none());
+        if let Some(config) = remembered.as_ref().and_then(|c| c.config.as_ref()) {
+            tracing::debug!(
+                remembered = config.remembered,
+                webhooks = config.webhooks.len(),
+                "webhook entries taken from {}",
+                memo::FILE
+            );
+        }
         let checked = remembered.unwrap_or_else(|| checked(file, text, read_yaml(text)));
         if checked.failed() {
             stop.store(true, Ordering::Relaxed);

@@ -588,6 +588,112 @@ fn a_large_file_is_planned_whole_and_its_undecryptable_value_named() {
     assert!(run.stdout.contains("Plan: 100 to create"), "{}", run.stdout);
 }
 
+/// Once a large file is applied, a plan reads again only the entries that changed, and
+/// says what each change is, at its line, as a plan of the whole file would.
+#[test]
+fn a_large_file_applied_is_read_again_only_where_it_changed() {
+    use hookwarden::secrets::{Recipients, Secret, encrypt};
+    use std::os::unix::fs::PermissionsExt;
+    let test = Test::new()
+        .env("HOOKWARDEN_IDENTITY", "identity.txt")
+        .env("RUST_LOG", "hookwarden=debug");
+    let ours = Recipients::parse(&[test.recipient()]).expect("a recipient");
+    let stranger = age::x25519::Identity::generate().to_public().to_string();
+    let theirs = Recipients::parse(&[stranger]).expect("a recipient");
+    let entry = |i: usize, to: &Recipients| {
+        let url = format!("https://hooks.slack.com/services/T0FAKE000/B0FAKE{i:03}/FAKEfakeFAKEfake{i:04}");
+        let sealed = encrypt(&Secret::new(url), to).expect("encrypts");
+        let mut yaml = format!("  - id: hook-{i}\n    name: Hook {i}\n    url:\n      age: |\n");
+        for line in sealed.lines() {
+            yaml += &format!("        {line}\n");
+        }
+        yaml
+    };
+    let entries: Vec<String> = (0..100).map(|i| entry(i, &ours)).collect();
+    let file = |entries: &[String]| format!("version: 1\nwebhooks:\n{}", entries.concat());
+    test.write("hookwarden.yaml", &file(&entries));
+    test.exec(&["apply", "--auto-approve"]).code(0);
+    let memo = test.path(".hookwarden/checked-entries.json");
+    let written = std::fs::read_to_string(&memo).expect("the memo is written");
+    assert_eq!(
+        std::fs::metadata(&memo).expect("memo").permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        written.contains("\"hook-41\"") && !written.contains("hooks.slack.com"),
+        "{written}"
+    );
+    let memo_used = |run: &Run, count: usize, of: usize| {
+        assert!(
+            run.stderr.contains(&format!("remembered={count} webhooks={of}")),
+            "{count} entries from the memo: {}",
+            run.stderr
+        );
+    };
+
+    // One name changed: an update, the 99 others from the memo.
+    let mut edited = entries.clone();
+    edited[50] = edited[50].replace("name: Hook 50", "name: Hook Fifty");
+    test.write("hookwarden.yaml", &file(&edited));
+    let run = test.exec(&["plan"]);
+    run.code(0);
+    memo_used(&run, 99, 100);
+    assert!(
+        run.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to rotate, 0 to delete."),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("name     = \"Hook 50\" -> \"Hook Fifty\""),
+        "{}",
+        run.stdout
+    );
+
+    // A value another key opened, in an entry moved down by a new one: named at its line.
+    let mut edited = entries.clone();
+    edited[41] = entry(41, &theirs);
+    edited.insert(0, entry(100, &ours));
+    test.write("hookwarden.yaml", &file(&edited));
+    let line = file(&edited)
+        .lines()
+        .position(|l| l == "  - id: hook-41")
+        .expect("the entry")
+        + 4;
+    let run = test.exec(&["plan"]);
+    run.code(1);
+    memo_used(&run, 99, 101);
+    assert!(
+        run.stderr.contains(&format!(
+            "hookwarden.yaml:{line}:7: error[decrypt-failed]: cannot decrypt `webhooks[42].url`"
+        )),
+        "{}",
+        run.stderr
+    );
+
+    // A duplicate id among remembered entries: the file is read whole, both places named.
+    let mut edited = entries.clone();
+    edited[61] = edited[61].replace("id: hook-61", "id: hook-60");
+    test.write("hookwarden.yaml", &file(&edited));
+    let run = test.exec(&["plan"]);
+    run.code(1);
+    assert!(!run.stderr.contains("remembered="), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error[duplicate-id]: webhook id `hook-60` is used twice"),
+        "{}",
+        run.stderr
+    );
+
+    // A damaged memo only costs time.
+    std::fs::write(&memo, "{\"rules\":").expect("written");
+    test.write("hookwarden.yaml", &file(&entries));
+    let run = test.exec(&["plan"]);
+    run.code(0);
+    assert!(!run.stderr.contains("remembered="), "{}", run.stderr);
+    assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+}
+
 /// Every file and folder under `dir`, with its permission bits.
 fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
     let mut found = Vec::new();
