@@ -86,7 +86,7 @@ impl SavedPlan {
             format_version: FORMAT_VERSION,
             hookwarden_version: env!("CARGO_PKG_VERSION").to_owned(),
             config_file: config.file.clone(),
-            config_digest: config.digest.clone(),
+            config_digest: config.digest(),
             config: config.text.clone(),
             state_serial: plan.state_serial,
             plan: plan.clone(),

@@ -97,7 +97,7 @@ pub fn run(ctx: &mut Context<'_>, args: &UpdatekeysArgs) -> Result<Exit, Error> 
     }
     let text = config::replace_secrets(&config, &replacements).map_err(ConfigError::Invalid)?;
     // The file may have changed while we asked: an edit made meanwhile is not lost.
-    if config::read(&ctx.config).map(|now| config::digest(&now)).ok() != Some(config.digest.clone()) {
+    if config::read(&ctx.config).map(|now| config::digest(&now)).ok() != Some(config.digest()) {
         return Err(Error::ChangedMeanwhile {
             path: ctx.config.clone(),
         });

@@ -17,7 +17,7 @@
 //! each entry read where the scan found it; otherwise it is read again as it is, and
 //! its problems are the ones shown. A memo written by another build is not used.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::io::Read as _;
 use std::ops::Range;
 use std::path::Path;
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::problem::Position;
-use super::{Checked, Config, Mention, Sealed, Webhook, checked_among, read_yaml_of};
+use super::{Checked, Config, Mention, Sealed, Webhook, checked_among, tree};
 
 /// The memo's file, in the state directory.
 pub const FILE: &str = "checked-entries.json";
@@ -390,7 +390,7 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
         };
         webhooks.push(webhook);
     }
-    let (checked, list) = checked_among(file, &light, read_yaml_of(&light, text), &ids);
+    let (checked, list) = checked_among(file, &light, tree::read(&light), &ids);
     let mut config = checked.config.filter(|_| checked.problems.is_empty())?;
     let read = config.webhooks.len();
     if list

@@ -22,7 +22,9 @@ pub mod values;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use hashbrown::{HashMap, HashSet as FastSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,8 +48,6 @@ pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 pub struct Config {
     /// The file's name as the user gave it, for messages.
     pub file: String,
-    /// `sha256:<hex>` of the file's bytes, recorded with every apply.
-    pub digest: String,
     /// The file's text, for saved plans: it holds ciphertexts only.
     pub text: String,
     pub recipients: Vec<String>,
@@ -66,7 +66,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("file", &self.file)
-            .field("digest", &self.digest)
+            .field("digest", &self.digest())
             .field("text", &format_args!("({} bytes)", self.text.len()))
             .field("recipients", &self.recipients)
             .field("slack", &self.slack)
@@ -79,6 +79,11 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
+    /// `sha256:<hex>` of the file's bytes, recorded with every apply.
+    pub fn digest(&self) -> String {
+        digest(&self.text)
+    }
+
     /// Every secret of the file: the bot token, then the webhook URLs in file order.
     pub fn sealed(&self) -> impl Iterator<Item = &Sealed> {
         self.slack
@@ -228,9 +233,9 @@ impl<'a> Known<'a> {
 
 /// Every ciphertext digest `state` recorded (none when it could not be read): the blocks
 /// the armor checks and the early decryption pass over.
-fn recorded_digests<S: std::borrow::Borrow<Applied>, E>(state: &Result<S, E>) -> HashSet<&str> {
+fn recorded_digests<S: std::borrow::Borrow<Applied>, E>(state: &Result<S, E>) -> FastSet<&str> {
     let Ok(applied) = state else {
-        return HashSet::new();
+        return FastSet::new();
     };
     let applied = applied.borrow();
     applied
@@ -270,6 +275,13 @@ pub fn read(path: &Path) -> Result<String, ConfigError> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| {
+            // Sized for the file at once (a large one is read in a few milliseconds
+            // rather than grown and copied), within the limit whatever it claims.
+            let size = file
+                .metadata()
+                .map_or(0, |m| m.len())
+                .min(bounds::MAX_FILE_BYTES as u64 + 1);
+            bytes.reserve_exact(usize::try_from(size).unwrap_or(0) + 1);
             file.take(bounds::MAX_FILE_BYTES as u64 + 1)
                 .read_to_end(&mut bytes)
         })
@@ -343,10 +355,11 @@ where
         })
     })?;
     if text.len() < PARALLEL_FROM {
-        let checked = checked(file, &text, read_yaml(&text));
+        let checked = checked(file, &text, tree::read(&text));
         let state = state();
         let applied = recorded_digests(&state);
         let config = checked.armored(&|s| applied.contains(s.digest.as_str()));
+        drop(applied);
         return opened(config, text, state, keyring, None);
     }
     let early = OnceLock::new();
@@ -383,7 +396,7 @@ where
                 memo::FILE
             );
         }
-        let checked = remembered.unwrap_or_else(|| checked(file, text, read_yaml(text)));
+        let checked = remembered.unwrap_or_else(|| checked(file, text, tree::read(text)));
         if checked.failed() {
             stop.store(true, Ordering::Relaxed);
         }
@@ -407,6 +420,7 @@ where
             early.work(keyring, stop);
         }
         worker.join().expect("a decryption thread does not panic");
+        drop(applied);
         (state, config)
     });
     opened(config, text, state, keyring, early.get())
@@ -444,39 +458,9 @@ const PARALLEL_FROM: usize = 32 * 1024;
 
 /// Checks `text`, the content of `file`, without decrypting anything.
 pub fn parse(file: &str, text: &str) -> Result<Config, Report> {
-    let mut config = checked(file, text, read_yaml(text)).armored(&|_| false)?;
+    let mut config = checked(file, text, tree::read(text)).armored(&|_| false)?;
     text.clone_into(&mut config.text);
     Ok(config)
-}
-
-/// The one read of a file's YAML, and the digest of its bytes.
-struct Reading {
-    read: Result<tree::Read, Problem>,
-    digest: String,
-}
-
-/// Reads `text`: its limits, its values and where each starts; a large file's digest is
-/// taken meanwhile.
-fn read_yaml(text: &str) -> Reading {
-    read_yaml_of(text, text)
-}
-
-/// Reads `text`, which is `file` or a lighter text of it, and takes the digest of `file`.
-fn read_yaml_of(text: &str, file: &str) -> Reading {
-    if file.len() < PARALLEL_FROM {
-        return Reading {
-            read: tree::read(text),
-            digest: digest(file),
-        };
-    }
-    std::thread::scope(|scope| {
-        let digest = scope.spawn(|| digest(file));
-        let read = tree::read(text);
-        Reading {
-            read,
-            digest: digest.join().expect("hashing does not panic"),
-        }
-    })
 }
 
 /// What [`checked`] found in a file, all but the armor of its ciphertexts.
@@ -531,8 +515,8 @@ fn written(sealed: &Sealed) -> (bool, usize) {
 }
 
 /// Checks what `reading` read of `text`, but for the armor of its ciphertexts.
-fn checked(file: &str, text: &str, reading: Reading) -> Checked {
-    checked_among(file, text, reading, &[]).0
+fn checked(file: &str, text: &str, read: Result<tree::Read, Problem>) -> Checked {
+    checked_among(file, text, read, &[]).0
 }
 
 /// [`checked`], the webhooks' ids checked among `ids` (those of entries checked before,
@@ -540,7 +524,7 @@ fn checked(file: &str, text: &str, reading: Reading) -> Checked {
 fn checked_among(
     file: &str,
     text: &str,
-    reading: Reading,
+    read: Result<tree::Read, Problem>,
     ids: &[(String, Position)],
 ) -> (Checked, Position) {
     let fail = |problems| Checked {
@@ -549,7 +533,7 @@ fn checked_among(
         unplaced: Vec::new(),
         problems,
     };
-    let read = match reading.read {
+    let read = match read {
         Ok(read) => read,
         Err(problem) => return (fail(vec![problem]), Position::default()),
     };
@@ -558,10 +542,7 @@ fn checked_among(
         None => parse::document(text),
     };
     let (parsed, mut problems) = parse::parse(document, &read.positions);
-    let (mut config, unplaced) = validate::validate(file, text, parsed, &read.positions, ids, &mut problems);
-    if let Some(config) = &mut config {
-        config.digest = reading.digest;
-    }
+    let (config, unplaced) = validate::validate(file, text, parsed, &read.positions, ids, &mut problems);
     let checked = Checked {
         file: file.to_owned(),
         config,
@@ -595,10 +576,19 @@ fn open_with(
     };
     let mut problems = Vec::new();
     let mut webhooks = Vec::with_capacity(config.webhooks.len());
-    let applied = |webhook: &Webhook| known.webhook(&webhook.id, &webhook.url.digest);
+    let applied: Vec<Option<&AppliedWebhook>> = config
+        .webhooks
+        .iter()
+        .map(|webhook| known.webhook(&webhook.id, &webhook.url.digest))
+        .collect();
     // Decryption is most of the work for a large file: spread it over the cores. What
     // the applied state holds is only copied, here.
-    let fresh: Vec<&Webhook> = config.webhooks.iter().filter(|w| applied(w).is_none()).collect();
+    let fresh: Vec<&Webhook> = config
+        .webhooks
+        .iter()
+        .zip(&applied)
+        .filter_map(|(webhook, applied)| applied.is_none().then_some(webhook))
+        .collect();
     let mut decrypted = parallel_map(&fresh, |webhook| {
         let url = unseal(&webhook.url).and_then(|secret| {
             WebhookUrl::parse(&secret).map_err(|r| refused("invalid-url", &webhook.url, r))
@@ -612,17 +602,21 @@ fn open_with(
         Ok((url, team))
     })
     .into_iter();
-    let urls = config.webhooks.iter().map(|webhook| match applied(webhook) {
-        Some(applied) => Some(Ok((
-            DesiredSecret {
-                value: Opened::Applied(applied.url.clone()),
-                fingerprint: applied.url.fingerprint.clone(),
-                ciphertext_digest: webhook.url.digest.clone(),
-            },
-            applied.team.clone(),
-        ))),
-        None => decrypted.next(),
-    });
+    let urls = config
+        .webhooks
+        .iter()
+        .zip(&applied)
+        .map(|(webhook, applied)| match applied {
+            Some(applied) => Some(Ok((
+                DesiredSecret {
+                    value: Opened::Applied(applied.url.clone()),
+                    fingerprint: applied.url.fingerprint.clone(),
+                    ciphertext_digest: webhook.url.digest.clone(),
+                },
+                applied.team.clone(),
+            ))),
+            None => decrypted.next(),
+        });
     for (webhook, url) in config.webhooks.iter().zip(urls.flatten()) {
         match url {
             Ok((url, team)) => webhooks.push(DesiredWebhook {

@@ -52,7 +52,6 @@ pub fn validate(
         (Some(top), Some(slack)) if problems.is_empty() => {
             let config = Config {
                 file: file.to_owned(),
-                digest: String::new(),
                 text: String::new(),
                 recipients: top.recipients,
                 slack,

@@ -158,7 +158,7 @@ pub async fn run<O: Operator>(pass: Pass, operator: &mut O) -> Result<Passed, O:
     });
     let provenance = Provenance {
         actor,
-        config_digest: config.digest.clone(),
+        config_digest: config.digest(),
         now: crate::clock::now_secs(),
     };
     let (planned, committing) = (plan.clone(), store.clone());
