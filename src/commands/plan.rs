@@ -48,5 +48,10 @@ pub fn run(ctx: &mut Context<'_>, args: &PlanArgs) -> Result<Exit, Error> {
         Exit::Success
     };
     super::free_aside((config, desired, applied, plan));
+    // A plan writes nothing: a store of this process's own (sled, whose close frees its
+    // whole cache) is closed aside too; a database's connections are closed here.
+    if !store.shared() {
+        super::free_aside(store);
+    }
     Ok(exit)
 }

@@ -238,13 +238,16 @@ fn recorded_digests<S: std::borrow::Borrow<Applied>, E>(state: &Result<S, E>) ->
         return FastSet::new();
     };
     let applied = applied.borrow();
-    applied
-        .webhooks
-        .iter()
-        .map(|w| &w.url)
-        .chain(applied.token.as_ref().map(|t| &t.secret))
-        .filter_map(|s| s.ciphertext_digest.as_deref())
-        .collect()
+    let mut digests = FastSet::with_capacity(applied.webhooks.len() + 1);
+    digests.extend(
+        applied
+            .webhooks
+            .iter()
+            .map(|w| &w.url)
+            .chain(applied.token.as_ref().map(|t| &t.secret))
+            .filter_map(|s| s.ciphertext_digest.as_deref()),
+    );
+    digests
 }
 
 #[derive(Debug, thiserror::Error)]

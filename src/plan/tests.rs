@@ -47,7 +47,7 @@ fn applied(webhook: &DesiredWebhook) -> AppliedWebhook {
         channel: webhook.channel.clone(),
         mentions: webhook.mentions.clone(),
         url: SealedSecret {
-            armored: "(ciphertext)".to_owned(),
+            armored: "(ciphertext)".into(),
             fingerprint: webhook.url.fingerprint.clone(),
             redacted: webhook.url.redacted(),
             ciphertext_digest: Some(webhook.url.ciphertext_digest.clone()),
@@ -69,7 +69,7 @@ fn token(value: &str) -> DesiredSecret<BotToken> {
 fn applied_token(value: &str) -> AppliedToken {
     AppliedToken {
         secret: SealedSecret {
-            armored: "(ciphertext)".to_owned(),
+            armored: "(ciphertext)".into(),
             fingerprint: fingerprint(&Secret::new(value)),
             redacted: "xoxb-****".to_owned(),
             ciphertext_digest: None,

@@ -97,7 +97,7 @@ fn sealed<T>(
     let ciphertext_digest = Some(secret.ciphertext_digest.clone());
     Ok(match &secret.value {
         Opened::Decrypted(value) => SealedSecret {
-            armored: seal(plaintext(value))?,
+            armored: seal(plaintext(value))?.into(),
             fingerprint: secret.fingerprint.clone(),
             redacted,
             ciphertext_digest,

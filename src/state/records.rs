@@ -68,7 +68,8 @@ pub struct SyncedDirectory {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedSecret {
     /// Armored age ciphertext, encrypted to the recipients of the identity that applied it.
-    pub armored: String,
+    /// Shared: a plan copies each applied secret it keeps, and this is most of its bytes.
+    pub armored: std::sync::Arc<str>,
     /// `sha256:<hex>` of the plaintext.
     pub fingerprint: String,
     /// For display: a redacted URL, or `xoxb-****` for a token.

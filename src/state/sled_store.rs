@@ -126,14 +126,7 @@ impl SledStore {
     /// The applied state as the last apply left it.
     pub fn applied(&self) -> Result<Applied, StateError> {
         let serial = self.applied_serial()?;
-        let webhooks = self
-            .webhooks
-            .iter()
-            .map(|entry| {
-                let (_, value) = entry.map_err(|e| self.io("read", e))?;
-                self.decode(&value, "a webhook record")
-            })
-            .collect::<Result<Vec<AppliedWebhook>, _>>()?;
+        let webhooks = self.applied_webhooks()?;
         let token = match self.meta.get(TOKEN_KEY).map_err(|e| self.io("read", e))? {
             Some(bytes) => Some(self.decode(&bytes, "the bot token record")?),
             None => None,
@@ -147,6 +140,50 @@ impl SledStore {
             webhooks,
             token,
             routing,
+        })
+    }
+
+    /// The applied webhooks, by id. The records are read here and decoded on another
+    /// thread as they come, in runs: with many webhooks, each is half of the work.
+    fn applied_webhooks(&self) -> Result<Vec<AppliedWebhook>, StateError> {
+        const RUN: usize = 256;
+        std::thread::scope(|scope| {
+            let (sender, runs) = std::sync::mpsc::sync_channel::<Vec<sled::IVec>>(8);
+            let decoder = scope.spawn(move || {
+                let mut webhooks = Vec::new();
+                for run in runs {
+                    for value in run {
+                        webhooks.push(self.decode(&value, "a webhook record")?);
+                    }
+                }
+                Ok::<_, StateError>(webhooks)
+            });
+            let mut run = Vec::with_capacity(RUN);
+            let mut read = Ok(());
+            for entry in self.webhooks.iter().values() {
+                match entry {
+                    Ok(value) => run.push(value),
+                    Err(e) => {
+                        read = Err(self.io("read", e));
+                        break;
+                    }
+                }
+                if run.len() == RUN
+                    && sender
+                        .send(std::mem::replace(&mut run, Vec::with_capacity(RUN)))
+                        .is_err()
+                {
+                    // The decoder stopped at a record it could not read.
+                    break;
+                }
+            }
+            if !run.is_empty() {
+                let _ = sender.send(run);
+            }
+            drop(sender);
+            let decoded = decoder.join().expect("decoding does not panic");
+            read?;
+            decoded
         })
     }
 

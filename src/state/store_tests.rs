@@ -169,7 +169,7 @@ fn webhook(id: &str, fingerprint: &str) -> AppliedWebhook {
         channel: None,
         mentions: Vec::new(),
         url: SealedSecret {
-            armored: "(ciphertext)".to_owned(),
+            armored: "(ciphertext)".into(),
             fingerprint: fingerprint.to_owned(),
             redacted: "https://hooks.slack.com/services/T0FAKE/B0FAKE/****FAKE".to_owned(),
             ciphertext_digest: None,
@@ -188,7 +188,7 @@ fn ciphertext_digests_are_recorded_only_against_the_serial_and_plaintext_compare
             put: vec![webhook("ops", "sha256:ops"), webhook("gov", "sha256:gov")],
             token: TokenWrite::Put(Box::new(AppliedToken {
                 secret: SealedSecret {
-                    armored: "(ciphertext)".to_owned(),
+                    armored: "(ciphertext)".into(),
                     fingerprint: "sha256:token".to_owned(),
                     redacted: "xoxb-****".to_owned(),
                     ciphertext_digest: None,
