@@ -209,8 +209,15 @@ async fn remember(store: &Arc<Store>, config: &Config) {
     let written = tokio::task::spawn_blocking(move || Memo::write(&dir, &config))
         .await
         .expect("writing the memo does not panic");
-    if let Err(error) = written {
-        tracing::warn!(%error, "could not write the memo of the file's checked entries; the next plan reads every entry");
+    match written {
+        Ok(()) => {}
+        // A database's daemon may have no state directory of its own.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            tracing::debug!(%error, "no state directory for the memo of the file's checked entries");
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not write the memo of the file's checked entries; the next plan reads every entry");
+        }
     }
 }
 
