@@ -31,14 +31,21 @@ fn main() {
     }
 }
 
-/// A hash of the sources that check a desired-state file: a memo of checked entries
-/// (`src/config/memo.rs`) written by a build with other checks is not used.
+/// A hash of the sources that check a desired-state file and of the versions of what
+/// they use (the YAML parsers): a memo of checked entries (`src/config/memo.rs`) written
+/// by a build with other checks is not used.
 fn config_rules() -> u64 {
     use std::hash::{Hash, Hasher};
-    println!("cargo:rerun-if-changed=src/config");
-    let mut files: Vec<PathBuf> = std::fs::read_dir("src/config")
-        .map(|entries| entries.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let mut files = vec![PathBuf::from("Cargo.lock")];
+    for dir in ["src/config", "src/secrets"] {
+        println!("cargo:rerun-if-changed={dir}");
+        files.extend(
+            std::fs::read_dir(dir)
+                .map(|entries| entries.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
+    }
+    println!("cargo:rerun-if-changed=Cargo.lock");
     files.sort();
     let mut hasher = std::hash::DefaultHasher::new();
     for file in files {

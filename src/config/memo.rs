@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::problem::Position;
-use super::{Checked, Config, Mention, Sealed, Webhook, checked_among, tree};
+use super::{Checked, Config, Mention, Sealed, Webhook, bounds, checked_among, tree};
 
 /// The memo's file, in the state directory.
 pub const FILE: &str = "checked-entries.json";
@@ -151,7 +151,9 @@ impl Memo {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = path.with_extension(format!("partial-{}-{n}", std::process::id()));
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -171,6 +173,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 struct Split {
     /// Where `webhooks:` ends on its line, and that line (from 1).
     header: (usize, usize),
+    /// The indentation of the items' `- `.
+    indent: usize,
     items: Vec<Item>,
 }
 
@@ -243,7 +247,12 @@ impl Split {
         for item in &mut items {
             item.linked = memchr::memchr3(b'&', b'*', b'!', &bytes[item.bytes.clone()]).is_some();
         }
-        (!items.is_empty()).then_some(Split { header, items })
+        let indent = indent?;
+        (!items.is_empty()).then_some(Split {
+            header,
+            indent,
+            items,
+        })
     }
 }
 
@@ -287,31 +296,50 @@ impl Item {
     }
 
     /// The webhook `entry` remembers of this item of `text`, the `index`th of the list.
+    /// `None` for an entry no memo this build writes holds (a damaged file).
     fn webhook(&self, text: &str, entry: &Entry, index: usize) -> Option<Webhook> {
-        let at = |(lines, column): Place| Position {
-            line: self.line + lines,
-            column,
+        let at = |(lines, column): Place| {
+            (lines < self.lines).then(|| Position {
+                line: self.line + lines,
+                column,
+            })
         };
+        let digest = &entry.url.0;
+        let hex = digest.strip_prefix("sha256:")?;
+        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
         Some(Webhook {
             id: entry.id.clone(),
             name: entry.name.clone(),
             channel: entry.channel.clone(),
             url: Sealed {
                 armored: unindented(self.text(text), entry.url.2)?,
-                digest: entry.url.0.clone(),
+                digest: digest.clone(),
                 field: format!("webhooks[{index}].url"),
-                at: at(entry.url.1),
+                at: at(entry.url.1)?,
             },
             mentions: entry
                 .mentions
                 .iter()
-                .map(|(text, place)| Mention {
-                    text: text.clone(),
-                    at: at(*place),
+                .map(|(text, place)| {
+                    Some(Mention {
+                        text: text.clone(),
+                        at: at(*place)?,
+                    })
                 })
-                .collect(),
-            at: at(entry.at),
+                .collect::<Option<_>>()?,
+            at: at(entry.at)?,
         })
+    }
+
+    /// At most how many nodes a valid entry remembered as `entry` has, and the bytes of
+    /// their paths, for the file's limits: its mapping, five keys and their values (the
+    /// URL a mapping of one key), its mentions.
+    fn bounds(entry: &Entry) -> (usize, usize) {
+        const PATH: usize = 64;
+        let nodes = 14 + entry.mentions.len();
+        (nodes, nodes * PATH)
     }
 }
 
@@ -345,7 +373,8 @@ fn unindented(text: &str, (start, end, indent): Block) -> Option<String> {
 /// would check the whole file; `None` when that cannot be shown, for the file to be read
 /// as it is.
 pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
-    if memo.is_empty() {
+    // An alias's expansion is counted on the text as it is.
+    if memo.is_empty() || text.contains('*') {
         return None;
     }
     let split = Split::of(text)?;
@@ -371,6 +400,10 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
     for (item, entry) in split.items.iter().zip(&found) {
         if entry.is_some() {
             light.push_str(&text[copied..item.bytes.start]);
+            // A comment where the `- ` was ends a block scalar before as that line did
+            // (one that keeps its trailing lines, `|+`, would take empty ones).
+            light.extend(std::iter::repeat_n(' ', split.indent));
+            light.push('#');
             light.extend(std::iter::repeat_n('\n', item.lines));
             copied = item.bytes.end;
         }
@@ -390,7 +423,17 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
         };
         webhooks.push(webhook);
     }
-    let (checked, list) = checked_among(file, &light, tree::read(&light), &ids);
+    // The file's limits count every node and path: the remembered entries' at most.
+    let read = tree::read(&light).ok()?;
+    let (nodes, path_bytes) = found
+        .iter()
+        .flatten()
+        .map(|entry| Item::bounds(entry))
+        .fold((read.nodes, read.path_bytes), |(n, p), (en, ep)| (n + en, p + ep));
+    if nodes as u64 > bounds::MAX_NODES || path_bytes > bounds::MAX_PATH_BYTES {
+        return None;
+    }
+    let (checked, list) = checked_among(file, &light, Ok(read), &ids);
     let mut config = checked.config.filter(|_| checked.problems.is_empty())?;
     let read = config.webhooks.len();
     if list

@@ -822,6 +822,15 @@ fn a_file_read_with_the_memo_of_another_opens_as_it_reads_whole() {
             base.replacen("[hook-3, hook-seven]", "[hook-3, hook-59]", 1),
             true,
         ),
+        // A block that keeps its trailing lines, before remembered entries.
+        (
+            base.replacen(&entry(10), &entry(10).replace("age: |", "age: |+"), 1),
+            true,
+        ),
+        (
+            base.replacen(&entry(10), &(entry(10).replace("age: |", "age: |+") + "\n\n"), 1),
+            true,
+        ),
         // Problems: the file as it is says what they are.
         (base.replacen("id: hook-21\n", "id: hook-22\n", 1), false),
         (
@@ -885,6 +894,16 @@ fn a_memo_of_another_build_or_damaged_is_not_used() {
         0,
         "a memo cut short"
     );
+    // Places and digests no memo of this build holds.
+    for damaged in [
+        written.replacen("\"at\":[0,5]", "\"at\":[18446744073709551615,5]", 1),
+        written.replacen("\"at\":[0,5]", "\"at\":[40,5]", 1),
+        written.replacen("\"sha256:", "\"sha256:zz", 1),
+    ] {
+        assert_ne!(damaged, written);
+        std::fs::write(&path, damaged).expect("written");
+        assert_eq!(same_with_memo(&base, memo.path(), &applied), 0, "a damaged memo");
+    }
     // An entry remembered wrongly is caught where it can be: the file's own problems.
     std::fs::write(&path, written.replace("\"id\":\"hook-2\"", "\"id\":\"hook-1\"")).expect("written");
     let text = base.clone();
@@ -898,6 +917,22 @@ fn a_memo_of_another_build_or_damaged_is_not_used() {
         ),
         Err(refused) => panic!("{refused:?}"),
     }
+}
+
+#[test]
+fn the_file_s_limits_count_the_entries_the_memo_gives() {
+    // Each entry alone within the limit on nodes, the two together over it.
+    let list = |id: &str| {
+        let items = vec!["a"; 1_100_000].join(",");
+        format!("  - id: {id}\n    mentions: [{items}]\n")
+    };
+    let base = memo_file();
+    let one = base.replacen("  - id: hook-5\n", &list("hook-5"), 1);
+    let dir = tempfile::tempdir().expect("a folder");
+    super::Memo::write(dir.path(), &parse("f.yaml", &one).expect("valid")).expect("written");
+    let two = one.replacen("  - id: hook-6\n", &list("hook-6"), 1);
+    assert!(parse("f.yaml", &two).is_err(), "over the limit");
+    assert_eq!(same_with_memo(&two, dir.path(), &Applied::default()), 0);
 }
 
 proptest::proptest! {

@@ -27,6 +27,10 @@ pub struct Read {
     pub positions: Positions,
     /// The document; `None` when it holds a tag, for serde_yaml to read.
     pub document: Option<Value>,
+    /// How many nodes it has (aliases counted once), and the bytes of their paths: what
+    /// the file's limits count, for a text read without some of its entries (`memo`).
+    pub nodes: usize,
+    pub path_bytes: usize,
 }
 
 /// Reads `text`: its limits, its values and their positions, or the first problem
@@ -67,8 +71,13 @@ fn read_events(text: &str, bytes: usize, mut lifted: Option<&mut Lifted>) -> Res
         ..Builder::default()
     };
     let mut documents = 0;
+    let mut nodes = 0;
     for event in bounds::events(text) {
         let (event, at) = event?;
+        nodes += usize::from(matches!(
+            event,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_)
+        ));
         match event {
             Event::DocumentStart(_) => documents += 1,
             Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_)
@@ -122,6 +131,8 @@ fn read_events(text: &str, bytes: usize, mut lifted: Option<&mut Lifted>) -> Res
     Ok(Read {
         positions: builder.positions,
         document,
+        nodes,
+        path_bytes: builder.path_bytes,
     })
 }
 
