@@ -6,8 +6,9 @@
 //! `- ` at one indentation, its other lines deeper), and known by the SHA-256 of its
 //! text. The entries of the file applied are kept beside the state with what they
 //! checked to ([`Memo::write`]). A later file is read with each entry found there
-//! replaced by as many empty lines (so that everything else keeps its line and column),
-//! and those entries are taken from the memo. The rest of the file is read and checked
+//! replaced by a comment where its `- ` was and empty lines after it (so that
+//! everything else keeps its line and column, and a block scalar before it ends where
+//! it did), and those entries are taken from the memo. The rest of the file is read and checked
 //! as always, with the remembered ids among the others (duplicates, routes).
 //!
 //! The memo only saves time; it never decides anything. An entry is remembered only when
