@@ -19,8 +19,8 @@ use super::problem::Position;
 /// The file size from which blocks are lifted (about 30 webhooks).
 pub const FROM: usize = 32 * 1024;
 
-const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
-const END: &str = "-----END AGE ENCRYPTED FILE-----";
+pub const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+pub const END: &str = "-----END AGE ENCRYPTED FILE-----";
 
 /// A text with its armored blocks lifted out, and the blocks.
 pub struct Lifted {
@@ -57,11 +57,7 @@ impl Lifted {
     /// `text` with its blocks lifted out; `None` when it has none to lift, or has a
     /// line break this scan does not count as the parser does (a lone `\r`).
     pub fn of(text: &str) -> Option<Lifted> {
-        let bytes = text.as_bytes();
-        if text
-            .match_indices('\r')
-            .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
-        {
+        if has_lone_cr(text) {
             return None;
         }
         let mut light = String::with_capacity(text.len() / 4);
@@ -201,8 +197,16 @@ pub fn scan<'t>(text: &'t str, mut each: impl FnMut(Piece<'t>)) {
     }
 }
 
+/// Whether `text` has a `\r` without a `\n` after it: a line break to the YAML parser,
+/// which a scan by `\n` does not count.
+pub fn has_lone_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices('\r')
+        .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
+}
+
 /// A line without its line break (`\n` or `\r\n`).
-fn body(line: &str) -> &str {
+pub fn body(line: &str) -> &str {
     let line = line.strip_suffix('\n').unwrap_or(line);
     line.strip_suffix('\r').unwrap_or(line)
 }

@@ -26,6 +26,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::lift::{self, BEGIN, END, body};
 use super::problem::Position;
 use super::{Checked, Config, Mention, Sealed, Webhook, bounds, checked_among, tree};
 
@@ -195,13 +196,10 @@ impl Split {
     /// each item's `- ` at one indentation and its other lines deeper; `None` for any
     /// other form, or a line break this scan does not count as the parser does.
     fn of(text: &str) -> Option<Split> {
-        let bytes = text.as_bytes();
-        if text
-            .match_indices('\r')
-            .any(|(i, _)| bytes.get(i + 1) != Some(&b'\n'))
-        {
+        if lift::has_lone_cr(text) {
             return None;
         }
+        let bytes = text.as_bytes();
         let mut lines = text.split_inclusive('\n').zip(1..);
         let mut offset = 0;
         let header = loop {
@@ -346,8 +344,6 @@ impl Item {
 
 /// Where the one armored block of an entry's `text` is; `None` for none or more.
 fn block(text: &str) -> Option<Block> {
-    const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
-    const END: &str = "-----END AGE ENCRYPTED FILE-----";
     let begin = text.find(BEGIN)?;
     let end = begin + text[begin..].find(END)? + END.len();
     if text[end..].contains(BEGIN) {
@@ -466,12 +462,6 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
         unplaced: Vec::new(),
         problems: Vec::new(),
     })
-}
-
-/// A line without its line break (`\n` or `\r\n`).
-fn body(line: &str) -> &str {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    line.strip_suffix('\r').unwrap_or(line)
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {

@@ -23,12 +23,12 @@ pub mod values;
 mod tests;
 
 use std::collections::HashSet;
-
-use hashbrown::{HashMap, HashSet as FastSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use hashbrown::{HashMap, HashSet as FastSet};
 
 pub use memo::Memo;
 pub use problem::{Position, Problem, Report};
