@@ -49,8 +49,9 @@ pub struct Memo {
 /// What one entry checked to; positions are from its first line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
-    /// Lower-case hex SHA-256 of its text.
-    key: String,
+    /// The SHA-256 of its text, written in lower-case hex.
+    #[serde(with = "hex_key")]
+    key: [u8; 32],
     id: String,
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,12 +98,11 @@ impl Memo {
         if stored.rules != RULES {
             return Memo::default();
         }
-        let mut entries = HashMap::with_capacity(stored.entries.len());
-        for entry in stored.entries {
-            if let Some(key) = unhex(&entry.key) {
-                entries.insert(key, entry);
-            }
-        }
+        let entries = stored
+            .entries
+            .into_iter()
+            .map(|entry| (entry.key, entry))
+            .collect();
         Memo { entries }
     }
 
@@ -284,7 +284,7 @@ impl Item {
             .map(|m| Some((m.text.clone(), place(m.at)?)))
             .collect::<Option<_>>()?;
         Some(Entry {
-            key: crate::secrets::hex(&key),
+            key,
             id: webhook.id.clone(),
             name: webhook.name.clone(),
             channel: webhook.channel.clone(),
@@ -296,39 +296,41 @@ impl Item {
 
     /// The webhook `entry` remembers of this item of `text`, the `index`th of the list.
     /// `None` for an entry no memo this build writes holds (a damaged file).
-    fn webhook(&self, text: &str, entry: &Entry, index: usize) -> Option<Webhook> {
+    fn webhook(&self, text: &str, entry: Entry, index: usize) -> Option<Webhook> {
         let at = |(lines, column): Place| {
             (lines < self.lines).then(|| Position {
                 line: self.line + lines,
                 column,
             })
         };
-        let digest = &entry.url.0;
+        let Entry {
+            id,
+            name,
+            channel,
+            mentions,
+            at: place,
+            url: (digest, url_place, block),
+            ..
+        } = entry;
         let hex = digest.strip_prefix("sha256:")?;
         if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return None;
         }
         Some(Webhook {
-            id: entry.id.clone(),
-            name: entry.name.clone(),
-            channel: entry.channel.clone(),
+            id,
+            name,
+            channel,
             url: Sealed {
-                armored: unindented(self.text(text), entry.url.2)?,
-                digest: digest.clone(),
+                armored: unindented(self.text(text), block)?,
+                digest,
                 field: format!("webhooks[{index}].url"),
-                at: at(entry.url.1)?,
+                at: at(url_place)?,
             },
-            mentions: entry
-                .mentions
-                .iter()
-                .map(|(text, place)| {
-                    Some(Mention {
-                        text: text.clone(),
-                        at: at(*place)?,
-                    })
-                })
+            mentions: mentions
+                .into_iter()
+                .map(|(text, place)| Some(Mention { text, at: at(place)? }))
                 .collect::<Option<_>>()?,
-            at: at(entry.at)?,
+            at: at(place)?,
         })
     }
 
@@ -369,16 +371,18 @@ fn unindented(text: &str, (start, end, indent): Block) -> Option<String> {
 /// `text` checked with the entries `memo` remembers taken from it, as [`checked_among`]
 /// would check the whole file; `None` when that cannot be shown, for the file to be read
 /// as it is.
-pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
+pub(super) fn checked(file: &str, text: &str, mut memo: Memo) -> Option<Checked> {
     // An alias's expansion is counted on the text as it is.
     if memo.is_empty() || text.contains('*') {
         return None;
     }
     let split = Split::of(text)?;
     let keys = super::parallel_map(&split.items, |item| item.key(text));
-    let found: Vec<Option<&Entry>> = keys
+    // Taken out of the memo, for the webhooks to own what it read; a second entry of the
+    // same text is read again.
+    let found: Vec<Option<Entry>> = keys
         .iter()
-        .map(|key| key.as_ref().and_then(|key| memo.entries.get(key)))
+        .map(|key| key.as_ref().and_then(|key| memo.entries.remove(key)))
         .collect();
     let remembered = found.iter().flatten().count();
     if remembered == 0 {
@@ -407,11 +411,16 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
     }
     light.push_str(&text[copied..]);
 
+    // The file's limits count every node and path: the remembered entries' at most.
+    let (mut nodes, mut path_bytes) = (0, 0);
     let mut ids = Vec::with_capacity(remembered);
     let mut webhooks: Vec<Option<Webhook>> = Vec::with_capacity(split.items.len());
-    for (index, (item, entry)) in split.items.iter().zip(&found).enumerate() {
+    for (index, (item, entry)) in split.items.iter().zip(found).enumerate() {
         let webhook = match entry {
             Some(entry) => {
+                let (entry_nodes, entry_path_bytes) = Item::bounds(&entry);
+                nodes += entry_nodes;
+                path_bytes += entry_path_bytes;
                 let webhook = item.webhook(text, entry, index)?;
                 ids.push((webhook.id.clone(), webhook.at));
                 Some(webhook)
@@ -420,13 +429,8 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
         };
         webhooks.push(webhook);
     }
-    // The file's limits count every node and path: the remembered entries' at most.
     let read = tree::read(&light).ok()?;
-    let (nodes, path_bytes) = found
-        .iter()
-        .flatten()
-        .map(|entry| Item::bounds(entry))
-        .fold((read.nodes, read.path_bytes), |(n, p), (en, ep)| (n + en, p + ep));
+    let (nodes, path_bytes) = (nodes + read.nodes, path_bytes + read.path_bytes);
     if nodes as u64 > bounds::MAX_NODES || path_bytes > bounds::MAX_PATH_BYTES {
         return None;
     }
@@ -464,13 +468,46 @@ pub(super) fn checked(file: &str, text: &str, memo: &Memo) -> Option<Checked> {
     })
 }
 
+/// A key as the memo writes it: 64 lower-case hex digits.
+mod hex_key {
+    use serde::de::{self, Deserializer, Unexpected, Visitor};
+    use serde::ser::Serializer;
+
+    pub fn serialize<S: Serializer>(key: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&crate::secrets::hex(key))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        deserializer.deserialize_str(Hex)
+    }
+
+    struct Hex;
+
+    impl Visitor<'_> for Hex {
+        type Value = [u8; 32];
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("64 lower-case hex digits")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<[u8; 32], E> {
+            super::unhex(text).ok_or_else(|| E::invalid_value(Unexpected::Str(text), &self))
+        }
+    }
+}
+
 fn unhex(text: &str) -> Option<[u8; 32]> {
+    let digit = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        _ => None,
+    };
     let mut out = [0; 32];
     if text.len() != 64 {
         return None;
     }
-    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(out)
 }

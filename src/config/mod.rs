@@ -389,7 +389,7 @@ where
             }
         });
         // All but the armors needs no state: checked while the state is read.
-        let remembered = memo::checked(file, text, &memo());
+        let remembered = memo::checked(file, text, memo());
         let _ = scan_sender.send(remembered.is_none());
         if let Some(config) = remembered.as_ref().and_then(|c| c.config.as_ref()) {
             tracing::debug!(

@@ -4,6 +4,9 @@
 //! ciphertexts (encrypted to the identity in use), a redacted form for display, and a
 //! SHA-256 fingerprint that lets `plan` detect a rotation without decrypting.
 
+use std::sync::Arc;
+
+use serde::de::{Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::routes::Routing;
@@ -69,7 +72,8 @@ pub struct SyncedDirectory {
 pub struct SealedSecret {
     /// Armored age ciphertext, encrypted to the recipients of the identity that applied it.
     /// Shared: a plan copies each applied secret it keeps, and this is most of its bytes.
-    pub armored: std::sync::Arc<str>,
+    #[serde(deserialize_with = "shared_str")]
+    pub armored: Arc<str>,
     /// `sha256:<hex>` of the plaintext.
     pub fingerprint: String,
     /// For display: a redacted URL, or `xoxb-****` for a token.
@@ -179,4 +183,24 @@ impl Applied {
             routing: writes.routing.clone().unwrap_or_else(|| self.routing.clone()),
         }
     }
+}
+
+/// A string read straight into its shared allocation (serde's own reads a `String` first,
+/// then copies it): most of a webhook record's bytes.
+fn shared_str<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D::Error> {
+    struct Shared;
+
+    impl Visitor<'_> for Shared {
+        type Value = Arc<str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(text))
+        }
+    }
+
+    deserializer.deserialize_str(Shared)
 }
