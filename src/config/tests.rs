@@ -838,6 +838,8 @@ fn a_file_read_with_the_memo_of_another_opens_as_it_reads_whole() {
             false,
         ),
         (base.replacen("version: 1\n", "version: 2\n", 1), false),
+        // An entry written twice: one text, one key, one id twice.
+        (base.replacen(&entry(20), &(entry(20) + &entry(20)), 1), false),
         (
             base.replacen("    name: Hook 2\n", "    name: \"Hook 2\n", 1),
             false,
@@ -899,6 +901,9 @@ fn a_memo_of_another_build_or_damaged_is_not_used() {
         written.replacen("\"at\":[0,5]", "\"at\":[18446744073709551615,5]", 1),
         written.replacen("\"at\":[0,5]", "\"at\":[40,5]", 1),
         written.replacen("\"sha256:", "\"sha256:zz", 1),
+        // Keys: one with a digit too many, one with a digit in upper case.
+        written.replacen("\"key\":\"", "\"key\":\"0", 1),
+        key_digit_upper(&written),
     ] {
         assert_ne!(damaged, written);
         std::fs::write(&path, damaged).expect("written");
@@ -917,6 +922,19 @@ fn a_memo_of_another_build_or_damaged_is_not_used() {
         ),
         Err(refused) => panic!("{refused:?}"),
     }
+}
+
+/// `memo` with the first letter of its first key in upper case.
+fn key_digit_upper(memo: &str) -> String {
+    let start = memo.find("\"key\":\"").expect("a key") + "\"key\":\"".len();
+    let key = &memo[start..start + 64];
+    let at = start
+        + key
+            .find(|c: char| c.is_ascii_lowercase())
+            .expect("a letter digit");
+    let mut out = memo.to_owned();
+    out.replace_range(at..=at, &memo[at..=at].to_ascii_uppercase());
+    out
 }
 
 #[test]

@@ -262,3 +262,24 @@ fn a_record_written_before_digests_were_kept_reads_without_one() {
         "and is written back as it was"
     );
 }
+
+#[test]
+fn a_ciphertext_with_escapes_reads_back_as_written() {
+    let armored = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCg==\n\"fake\" \u{e9}\n-----END AGE ENCRYPTED FILE-----\n";
+    let mut written = webhook("ops", "sha256:ops");
+    written.url.armored = armored.into();
+    let record = serde_json::to_vec(&written).expect("writes");
+    assert!(
+        String::from_utf8_lossy(&record).contains("\\n"),
+        "its line breaks escaped"
+    );
+    let from_slice: AppliedWebhook = serde_json::from_slice(&record).expect("reads");
+    let from_str: AppliedWebhook =
+        serde_json::from_str(std::str::from_utf8(&record).expect("UTF-8")).expect("reads");
+    assert_eq!(&*from_slice.url.armored, armored);
+    assert_eq!(from_str, written);
+    let unescaped: AppliedWebhook =
+        serde_json::from_str(&serde_json::to_string(&webhook("gov", "sha256:gov")).expect("writes"))
+            .expect("reads");
+    assert_eq!(&*unescaped.url.armored, "(ciphertext)");
+}
