@@ -312,10 +312,7 @@ impl Item {
             url: (digest, url_place, block),
             ..
         } = entry;
-        let hex = digest.strip_prefix("sha256:")?;
-        if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
+        unhex(digest.strip_prefix("sha256:")?)?;
         Some(Webhook {
             id,
             name,
@@ -496,6 +493,7 @@ mod hex_key {
     }
 }
 
+/// The 32 bytes that `text`, 64 lower-case hex digits, writes; `None` for anything else.
 fn unhex(text: &str) -> Option<[u8; 32]> {
     let digit = |d: u8| match d {
         b'0'..=b'9' => Some(d - b'0'),
